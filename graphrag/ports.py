@@ -86,6 +86,10 @@ class DocumentStore(Protocol):
         """Return a document by id, or ``None``."""
         ...
 
+    async def get_documents(self, ids: Sequence[str]) -> list[Document]:
+        """Return the documents that exist among ``ids`` (one round trip), in the order given."""
+        ...
+
     async def list_documents(
         self, *, status: DocumentStatus | None = None, limit: int | None = None
     ) -> list[Document]:

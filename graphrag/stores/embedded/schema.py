@@ -1,0 +1,250 @@
+"""SQLite schema of the embedded store: DDL, connections and the ``meta`` checks.
+
+One file holds everything. Provenance is derived: an entity's chunks come from ``mentions``,
+a relation's weight and chunks from ``evidence``; nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from graphrag.errors import SchemaError, StoreUnavailableError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+"""Version of the tables below; a newer file is refused, an older one would be migrated."""
+
+BUSY_TIMEOUT_S = 30.0
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_status ON documents (status, updated_at);
+CREATE INDEX IF NOT EXISTS documents_updated ON documents (updated_at);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL REFERENCES documents (id),
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    token_count INTEGER NOT NULL,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id, ordinal);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_update AFTER UPDATE OF text ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    aliases TEXT NOT NULL DEFAULT '[]',
+    description TEXT,
+    rank REAL,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS entities_type ON entities (type);
+CREATE TABLE IF NOT EXISTS entity_names (
+    norm TEXT NOT NULL,
+    entity_id TEXT NOT NULL REFERENCES entities (id),
+    PRIMARY KEY (norm, entity_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entity_names_entity ON entity_names (entity_id);
+CREATE TABLE IF NOT EXISTS mentions (
+    chunk_id TEXT NOT NULL REFERENCES chunks (id),
+    entity_id TEXT NOT NULL REFERENCES entities (id),
+    surface_forms TEXT NOT NULL DEFAULT '[]',
+    spans TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (chunk_id, entity_id)
+);
+CREATE INDEX IF NOT EXISTS mentions_entity ON mentions (entity_id);
+CREATE TABLE IF NOT EXISTS relations (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES entities (id),
+    target_id TEXT NOT NULL REFERENCES entities (id),
+    predicate TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT
+);
+CREATE INDEX IF NOT EXISTS relations_source ON relations (source_id);
+CREATE INDEX IF NOT EXISTS relations_target ON relations (target_id);
+CREATE TABLE IF NOT EXISTS evidence (
+    relation_id TEXT NOT NULL REFERENCES relations (id),
+    chunk_id TEXT NOT NULL REFERENCES chunks (id),
+    sentence TEXT NOT NULL,
+    weight REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_relation ON evidence (relation_id);
+CREATE INDEX IF NOT EXISTS evidence_chunk ON evidence (chunk_id);
+CREATE TABLE IF NOT EXISTS merges (
+    id TEXT PRIMARY KEY,
+    alias_id TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
+    alias_type TEXT NOT NULL,
+    canonical_id TEXT NOT NULL,
+    score REAL NOT NULL,
+    method TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    undone_at TEXT
+);
+CREATE INDEX IF NOT EXISTS merges_alias ON merges (alias_id);
+"""
+
+_OUR_TABLES = frozenset(
+    {"meta", "documents", "chunks", "entities", "entity_names", "mentions", "relations"}
+)
+
+
+def _not_a_database(path: Path, exc: sqlite3.Error) -> StoreUnavailableError:
+    msg = (
+        f"cannot open the embedded store at {path}: {exc}; the file is not an SQLite database "
+        "(or is unreadable). Point GRAPHRAG_EMBEDDED__PATH at the store's file or a new path"
+    )
+    return StoreUnavailableError(msg)
+
+
+def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with the store's pragmas.
+
+    Args:
+        path: The SQLite file.
+        read_only: Open a reader (``query_only``); writers get ``synchronous=NORMAL``.
+
+    Returns:
+        The open connection (usable from any thread; callers serialise its use).
+
+    Raises:
+        StoreUnavailableError: If the file cannot be opened or is not an SQLite database.
+    """
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise _not_a_database(path, exc) from exc
+    try:
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _not_a_database(path, exc) from exc
+    return conn
+
+
+def _meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+
+
+def _check_meta(meta: dict[str, str], path: Path, embedding_model: str, dim: int) -> None:
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        msg = (
+            f"the embedded store at {path} has schema version {version} but this version of "
+            f"graphrag reads version {SCHEMA_VERSION}; upgrade graphrag or use another store path"
+        )
+        raise SchemaError(msg)
+    stored_model, stored_dim = meta.get("embedding_model"), int(meta.get("dim", "0"))
+    if stored_model != embedding_model or stored_dim != dim:
+        msg = (
+            f"the embedded store at {path} was built with embedding model {stored_model!r} "
+            f"(dim {stored_dim}) but {embedding_model!r} (dim {dim}) is configured; vectors of "
+            "different models cannot be mixed: use a new store path (GRAPHRAG_EMBEDDED__PATH) "
+            "or re-ingest everything into an empty store with the new model"
+        )
+        raise SchemaError(msg)
+
+
+def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: int) -> int:
+    """Create the tables if missing and check the recorded embedding model.
+
+    Args:
+        conn: The write connection.
+        path: The file (for messages).
+        embedding_model: The embedder's model name.
+        dim: The embedder's dimension.
+
+    Returns:
+        The schema version of the file.
+
+    Raises:
+        SchemaError: On another model/dimension, a newer schema, or a foreign SQLite file.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {
+            str(row[0])
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if "meta" in tables:
+            _check_meta(_meta(conn), path, embedding_model, dim)
+        elif tables - _OUR_TABLES - {"sqlite_sequence"}:
+            msg = (
+                f"{path} is an SQLite database but not a graphrag embedded store (it has tables "
+                f"{sorted(tables)[:5]}); use another GRAPHRAG_EMBEDDED__PATH"
+            )
+            raise SchemaError(msg)
+        for statement in _split_script(_TABLES):
+            conn.execute(statement)
+        defaults = {
+            "schema_version": str(SCHEMA_VERSION),
+            "embedding_model": embedding_model,
+            "dim": str(dim),
+            "write_counter": "0",
+        }
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", list(defaults.items())
+        )
+        version = int(_meta(conn)["schema_version"])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    logger.debug("embedded store %s ready (schema v%d, %s/%d)", path, version, embedding_model, dim)
+    return version
+
+
+def _split_script(script: str) -> list[str]:
+    """Split the DDL into statements (triggers contain ``;`` inside ``BEGIN ... END``)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    return statements

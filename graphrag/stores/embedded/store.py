@@ -1,0 +1,475 @@
+"""``EmbeddedGraphStore``: the default :class:`~graphrag.ports.GraphStore`, one SQLite file.
+
+SQLite in WAL mode holds documents, chunks (with an FTS5 index for BM25), entities,
+mentions, relations with their evidence, and merge records. Vector search and graph
+traversal run on numpy indexes kept in memory and rebuilt lazily after writes.
+
+Blocking work runs in worker threads (``asyncio.to_thread``): one write connection guarded
+by a lock, and one read connection per thread (WAL readers never block the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import numpy as np
+
+from graphrag.errors import StoreError, StoreQueryError, StoreUnavailableError
+from graphrag.models import (
+    CandidateRequest,
+    Candidates,
+    Chunk,
+    DeleteReport,
+    Document,
+    DocumentGraph,
+    DocumentStatus,
+    Entity,
+    Expansion,
+    Hit,
+    MergeRecord,
+    Relation,
+    StoreStats,
+    Subgraph,
+    Vector,
+    WriteReport,
+)
+from graphrag.ports import SearchTarget
+from graphrag.stores.embedded import graph, reads, schema, writes
+from graphrag.stores.embedded.index import GraphIndex, VectorMatrix, as_query_vector, fts_query
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _Cache:
+    """One lazily built value, valid for one write counter."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key = -1
+        self.value: Any = None
+
+
+class EmbeddedGraphStore:
+    """The embedded graph store: one SQLite file, no server.
+
+    Example:
+        >>> store = EmbeddedGraphStore(Path(".graphrag/graph.db"))
+        >>> await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
+        >>> await store.upsert_documents(graphs)
+        >>> hits = await store.keyword_search("radium institute", k=5)
+
+    Args:
+        path: The SQLite file (created with its parent folders by :meth:`ensure_schema`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._dim = 0
+        self._version = 0
+        self._writer: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._epoch = 0
+        self._generation = 0
+        self._caches: dict[str, _Cache] = {
+            name: _Cache() for name in ("chunks", "entities", "graph")
+        }
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def location(self) -> str:
+        """The SQLite file path."""
+        return str(self._path)
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped after every write by this instance (for caches)."""
+        return self._generation
+
+    def _require_open(self) -> sqlite3.Connection:
+        if self._writer is None:
+            msg = (
+                f"the embedded store at {self._path} is not open; call "
+                "`await store.ensure_schema(embedding_model=..., dim=...)` first"
+            )
+            raise StoreUnavailableError(msg)
+        return self._writer
+
+    def _reader(self) -> sqlite3.Connection:
+        self._require_open()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "epoch", -1) != self._epoch:
+            conn = schema.connect(self._path, read_only=True)
+            with self._readers_lock:
+                self._readers.append(conn)
+            self._local.conn, self._local.epoch = conn, self._epoch
+        return conn
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except sqlite3.Error as exc:
+            msg = f"{what} failed on the embedded store at {self._path}: {exc}"
+            raise StoreQueryError(msg) from exc
+
+    def _read(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with self._errors(f"reading ({fn.__name__})"):
+            return fn(self._reader(), *args, **kwargs)
+
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _write(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with self._write_lock:
+            conn = self._require_open()
+            try:
+                return fn(conn, *args, **kwargs)
+            finally:
+                self._generation += 1
+
+    def _counter(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'write_counter'").fetchone()
+        return int(row[0])
+
+    def _cached(self, name: str, build: Callable[[sqlite3.Connection], T]) -> T:
+        """Return a cached index, rebuilding it from one snapshot if the data changed."""
+        conn = self._reader()
+        cache = self._caches[name]
+        with self._errors(f"loading the {name} index"):
+            key = self._counter(conn)
+            if cache.key == key:
+                return cache.value  # type: ignore[no-any-return]
+            with cache.lock:
+                if cache.key == key:
+                    return cache.value  # type: ignore[no-any-return]
+                conn.execute("BEGIN")
+                try:
+                    key = self._counter(conn)
+                    value = build(conn)
+                finally:
+                    conn.execute("COMMIT")
+                cache.key, cache.value = key, value
+                logger.debug("rebuilt the %s index of %s (counter %d)", name, self._path, key)
+                return value
+
+    def _vectors(self, target: SearchTarget) -> VectorMatrix:
+        if target not in ("chunks", "entities"):
+            msg = f"unknown search target {target!r}; use 'chunks' or 'entities'"
+            raise StoreQueryError(msg)
+        return self._cached(target, lambda conn: VectorMatrix.load(conn, target, self._dim))
+
+    def _graph(self) -> GraphIndex:
+        return self._cached("graph", GraphIndex.load)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _open(self, embedding_model: str, dim: int) -> None:
+        with self._write_lock:
+            opened = self._writer is None
+            if self._writer is None:
+                try:
+                    self._path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    msg = f"cannot create the folder of the embedded store {self._path}: {exc}"
+                    raise StoreUnavailableError(msg) from exc
+                self._writer = schema.connect(self._path, read_only=False)
+            try:
+                with self._errors("creating the schema"):
+                    self._version = schema.ensure(
+                        self._writer, self._path, embedding_model=embedding_model, dim=dim
+                    )
+            except BaseException:
+                if opened:  # a failed first open leaves nothing behind; a failed re-check
+                    self._close_all()  # keeps the store open with its original model
+                raise
+            self._dim = dim
+
+    async def ensure_schema(self, *, embedding_model: str, dim: int) -> None:
+        """Open (creating if needed) the file and check the embedding model matches.
+
+        Raises:
+            SchemaError: If the file was built with another model, dimension or a newer
+                schema, or is an SQLite file of something else.
+            StoreUnavailableError: If the path is not an SQLite file or cannot be created.
+        """
+        await self._run(self._open, embedding_model, dim)
+
+    def _close_all(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._epoch += 1
+        for cache in self._caches.values():
+            cache.key, cache.value = -1, None
+
+    async def close(self) -> None:
+        """Close every connection; :meth:`ensure_schema` opens the store again."""
+
+        def _close() -> None:
+            with self._write_lock:
+                self._close_all()
+
+        await self._run(_close)
+
+    async def stats(self) -> StoreStats:
+        """Return object counts."""
+        counts = await self._run(self._read, reads.counts)
+        return StoreStats(
+            backend="embedded", location=self.location, schema_version=self._version, **counts
+        )
+
+    # ------------------------------------------------------------------ documents
+
+    async def get_document(self, document_id: str) -> Document | None:
+        """Return a document by id, or ``None``."""
+        return await self._run(self._read, reads.get_document, document_id)
+
+    async def get_documents(self, ids: Sequence[str]) -> list[Document]:
+        """Return the documents that exist among ``ids`` (one query per 500), in order."""
+        return await self._run(self._read, reads.get_documents, list(ids))
+
+    async def list_documents(
+        self, *, status: DocumentStatus | None = None, limit: int | None = None
+    ) -> list[Document]:
+        """Return documents, newest first, optionally by status."""
+        return await self._run(self._read, reads.list_documents, status, limit)
+
+    def _upsert_all(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+        total = WriteReport()
+        for position, doc_graph in enumerate(graphs):
+            try:
+                report = self._write(writes.upsert, doc_graph, self._dim)
+            except StoreQueryError as exc:
+                if position:
+                    msg = f"{exc} (the {position} documents before it in the batch were written)"
+                    raise StoreQueryError(msg) from exc
+                raise
+            for name, value in report:
+                setattr(total, name, getattr(total, name) + value)
+        return total
+
+    async def upsert_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+        """Write documents and what they contribute; each document is one transaction.
+
+        A document that exists is replaced: its old chunks, mentions and evidence are
+        retracted first, and entities/relations left without support removed. Documents are
+        written in order; the first invalid one stops the batch (earlier ones stay written).
+
+        Raises:
+            StoreQueryError: Naming the document that failed and why; nothing of it is written.
+        """
+        self._require_open()
+        return await self._run(self._upsert_all, list(graphs))
+
+    async def delete_document(self, document_id: str) -> DeleteReport:
+        """Remove a document and exactly what only it supported.
+
+        Raises:
+            NotFoundError: If the document does not exist.
+        """
+        return await self._run(self._write, writes.delete, document_id, self.location)
+
+    async def set_document_status(
+        self, document: Document, status: DocumentStatus, *, error: str | None = None
+    ) -> None:
+        """Record a document's processing state (creating a stub row if needed)."""
+        await self._run(self._write, writes.set_status, document, status, error)
+
+    # ------------------------------------------------------------------ search
+
+    def _vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
+        self._require_open()
+        query = as_query_vector(vector, self._dim)
+        return self._vectors(target).search(query, k)
+
+    async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
+        """Return the ``k`` nearest chunks or entities by cosine similarity.
+
+        Raises:
+            StoreQueryError: If the vector does not have the store's dimension.
+        """
+        return await self._run(self._vector_search, target, vector, k)
+
+    def _keyword_search(self, text: str, k: int) -> list[Hit]:
+        query = fts_query(text)
+        if query is None or k <= 0:
+            return []
+
+        def run(conn: sqlite3.Connection) -> list[Hit]:
+            found = conn.execute(
+                "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts "
+                "JOIN chunks c ON c.rowid = chunks_fts.rowid "
+                "WHERE chunks_fts MATCH ? ORDER BY s, c.rowid LIMIT ?",
+                (query, k),
+            )
+            return [Hit(id=cid, score=-float(score)) for cid, score in found]
+
+        return self._read(run)
+
+    async def keyword_search(self, text: str, k: int) -> list[Hit]:
+        """Return the ``k`` best chunks by BM25; any query word may match.
+
+        The text is reduced to quoted words without stopwords, so FTS5 operators in it are
+        matched as plain words, never interpreted.
+        """
+        return await self._run(self._keyword_search, text, k)
+
+    # ------------------------------------------------------------------ graph reads
+
+    async def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """Return chunks by id (unknown ids are skipped), in the order given."""
+        return await self._run(self._read, reads.get_chunks, list(ids))
+
+    async def get_entities(self, ids: Sequence[str]) -> list[Entity]:
+        """Return entities with provenance and embeddings (unknown skipped), in order."""
+        return await self._run(self._read, reads.get_entities, list(ids))
+
+    async def find_entities(self, normalized_names: Sequence[str]) -> dict[str, list[str]]:
+        """Map each normalised name to the ids of entities with that name or alias.
+
+        Names that match nothing are absent from the result; ids are most-mentioned first.
+        """
+        return await self._run(self._read, reads.find_entities, list(normalized_names))
+
+    def _expansion(
+        self, seeds: Sequence[Hit], hops: int, degree_cap: int, max_entities: int,
+        max_relations: int | None = None,
+    ) -> Expansion:  # fmt: skip
+        index = self._graph()
+        reach = graph.expand(
+            index, seeds, hops=hops, degree_cap=degree_cap, max_entities=max_entities
+        )
+        rel_pos = reach.relations if max_relations is None else reach.relations[:max_relations]
+        relations = self._read(reads.get_relations, [index.rel_ids[i] for i in rel_pos.tolist()])
+        ids = index.entity_ids
+        return Expansion(
+            entities=[
+                Hit(id=ids[e], score=s)
+                for e, s in zip(reach.entities.tolist(), reach.scores.tolist(), strict=True)
+            ],
+            relations=relations,
+            paths=[[ids[p] for p in path] for path in reach.paths],
+        )
+
+    async def expand(
+        self, seeds: Sequence[Hit], *, hops: int, degree_cap: int, max_entities: int
+    ) -> Expansion:
+        """Bounded BFS over relations from seed entities (see :class:`Expansion`).
+
+        Each entity follows at most ``degree_cap`` neighbours (heaviest relations first);
+        scores decay as ``seed.score / (1 + hops)``; known seeds are always kept.
+        """
+        return await self._run(self._expansion, list(seeds), hops, degree_cap, max_entities)
+
+    def _candidates(self, request: CandidateRequest) -> Candidates:
+        vector_chunks = self._vector_search("chunks", request.query_vector, request.k_chunks)
+        bm25 = (
+            self._keyword_search(request.query_text, request.k_chunks) if request.use_bm25 else []
+        )
+        seeds: dict[str, float] = {
+            h.id: h.score
+            for h in self._vector_search("entities", request.query_vector, request.k_entities)
+        }
+        index = self._graph()
+        for seed_id in request.seed_entity_ids:
+            if seed_id in index.entity_pos:
+                seeds[seed_id] = max(seeds.get(seed_id, 1.0), 1.0)
+        entity_seeds = [
+            Hit(id=i, score=s) for i, s in sorted(seeds.items(), key=lambda x: (-x[1], x[0]))
+        ]
+        expansion = self._expansion(
+            entity_seeds, request.hops, request.degree_cap, request.max_entities,
+            request.max_relations,
+        )  # fmt: skip
+        positions = index.entity_positions([h.id for h in expansion.entities])
+        scores = np.array([h.score for h in expansion.entities], dtype=float)
+        graph_hits, chunk_entities = graph.graph_chunks(index, positions, scores, request.k_chunks)
+        return Candidates(
+            vector_chunks=vector_chunks,
+            bm25_chunks=bm25,
+            entity_seeds=entity_seeds,
+            expansion=expansion,
+            graph_chunks=graph_hits,
+            chunk_entities=chunk_entities,
+        )
+
+    async def candidates(self, request: CandidateRequest) -> Candidates:
+        """Vector seeds + BM25 + traversal + chunk collection in one call.
+
+        Explicit ``seed_entity_ids`` score 1.0 (or their vector score if higher); unknown
+        ones are ignored.
+        """
+        return await self._run(self._candidates, request)
+
+    def _subgraph(
+        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], degree_cap: int
+    ) -> Subgraph:
+        return graph.subgraph(self._graph(), chunk_ids, entity_ids, degree_cap)
+
+    async def subgraph(
+        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], *, degree_cap: int
+    ) -> Subgraph:
+        """Return the entity-chunk graph within two hops of the given nodes."""
+        return await self._run(self._subgraph, list(chunk_ids), list(entity_ids), degree_cap)
+
+    # ------------------------------------------------------------------ merges, export
+
+    async def merges(self, *, alias_ids: Sequence[str] | None = None) -> list[MergeRecord]:
+        """Return merge records (active and undone), oldest first, optionally by alias."""
+        wanted = None if alias_ids is None else list(alias_ids)
+        return await self._run(self._read, reads.list_merges, wanted)
+
+    async def mark_merge_undone(self, merge_id: str) -> MergeRecord:
+        """Mark a merge as undone (idempotent: an undone merge keeps its first time).
+
+        Raises:
+            NotFoundError: If there is no such merge.
+        """
+        return await self._run(self._write, writes.mark_undone, merge_id, self.location)
+
+    async def _document_graphs(self) -> AsyncIterator[DocumentGraph]:
+        ids = await self._run(self._read, reads.done_document_ids)
+        first = True
+        for document_id in ids:
+            found = await self._run(
+                self._read, reads.document_graph, document_id, include_merges=first
+            )
+            if found is not None:
+                first = False
+                yield found
+
+    def iter_document_graphs(self) -> AsyncIterator[DocumentGraph]:
+        """Yield every written document as the graph that rebuilds it, oldest first.
+
+        Relations carry only that document's evidence; all merge records come with the first
+        document. Documents that are not ``done`` (failed, processing) are not yielded.
+        """
+        return self._document_graphs()
+
+    async def all_relations(self) -> list[Relation]:
+        """Return every relation with weight and supporting chunks (no evidence text)."""
+        return await self._run(self._read, reads.all_relations)

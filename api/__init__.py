@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): arrives with the API issue; see docs/architecture.md."""

@@ -1,9 +1,9 @@
 """Configuration: one pydantic-settings tree.
 
-Sources, highest priority first: keyword arguments, environment variables (prefix
-``GRAPHRAG_``, nested with ``__``, e.g. ``GRAPHRAG_RETRIEVAL__TOP_K=5``), a ``.env`` file, an
-optional TOML or YAML file (``GRAPHRAG_CONFIG_FILE`` or :func:`load_settings`'s
-``config_file``), then the defaults below. Build settings only in entry points (CLI, API,
+Sources, highest priority first: keyword arguments (CLI flags), environment variables (prefix
+``GRAPHRAG_``, nested with ``__``, e.g. ``GRAPHRAG_RETRIEVAL__TOP_K=5``), an optional TOML or
+YAML file (``GRAPHRAG_CONFIG_FILE`` or :func:`load_settings`'s ``config_file``), a ``.env``
+file, then the defaults below. Build settings only in entry points (CLI, API,
 benchmarks) with :func:`load_settings`, which turns validation errors into a
 :class:`~graphrag.errors.ConfigError` that says how to fix them.
 """

@@ -1,0 +1,1 @@
+"""Batch jobs and the command-line interface (``graphrag ...``)."""

@@ -10,7 +10,6 @@ Fixtures:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
-def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the developer's GRAPHRAG_ variables (except the Arango URL) out of tests."""
     for key in list(os.environ):
         if key.startswith("GRAPHRAG_") and not key.startswith("GRAPHRAG_ARANGO__"):
             monkeypatch.delenv(key, raising=False)
-    yield
 
 
 @pytest.fixture

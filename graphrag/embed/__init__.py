@@ -21,7 +21,10 @@ def default_model_path(configured: Path | None = None) -> Path:
     """
     if configured is not None:
         if not (configured / "config.json").is_file():
-            msg = f"embedding model folder {configured} has no config.json; fix GRAPHRAG_EMBEDDING__MODEL_PATH"
+            msg = (
+                f"embedding model folder {configured} has no config.json; "
+                "fix GRAPHRAG_EMBEDDING__MODEL_PATH"
+            )
             raise EmbeddingError(msg)
         return configured
     try:

@@ -1,0 +1,495 @@
+"""Mapping between the domain models and ArangoDB documents (the only place that knows shapes).
+
+Document shapes (``_key`` is always the model id)::
+
+    documents  {source, title, mime, content_hash, metadata, status, chunk_count, error,
+                updated_at}
+    chunks     {document_id, ordinal, text, start, end, token_count, embedding?}
+    entities   {name, name_norm, type, aliases, aliases_norm, description, rank,
+                source_ids (chunks that mention it), mention_count, embedding?}
+    relations  {_from, _to, predicate, kind, weight, description,
+                evidence: [{chunk_id, sentence, weight}], source_ids (evidence chunks)}
+    mentions   {_from: chunks/.., _to: entities/.., surface_forms, spans}
+    part_of    {_from: chunks/.., _to: documents/..}          (_key = chunk id)
+    merges     {alias_id, alias_name, alias_type, canonical_id, score, method, created_at,
+                undone_at}
+
+``aliases_norm`` holds the normalised name and aliases (what ``find_entities`` matches);
+``embedding`` is omitted when absent, so sparse vector indexes skip the document. Documents,
+chunks and entities also carry a ``label`` (title, ``#ordinal`` + text start, name): the web
+UI's Graph Viewer labels every node with one attribute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import numpy as np
+
+from graphrag.errors import StoreQueryError
+from graphrag.ids import is_valid_key, mention_id, normalize_name
+from graphrag.models import (
+    Candidates,
+    Chunk,
+    Document,
+    DocumentGraph,
+    DocumentStatus,
+    Entity,
+    Evidence,
+    Expansion,
+    Hit,
+    Mention,
+    MergeRecord,
+    Relation,
+    RelationKind,
+    Subgraph,
+    Vector,
+)
+from graphrag.stores.arango.names import CHUNKS, DOCUMENTS, ENTITIES, key_of, vertex_id
+
+Doc = dict[str, Any]
+T = TypeVar("T")
+
+LABEL_WIDTH = 40
+"""Characters of chunk text in a chunk's ``label``."""
+
+_WORD = re.compile(r"\w+")
+_STOPWORD_TEXT = """
+    a about above after again all also am an and any are as at be because been before being
+    between both but by can could did do does doing during each few for from further had has
+    have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not of off on once only or other our ours out over own same she should so some such
+    than that the their theirs them then there these they this those through to too under until
+    up very was we were what when where which while who whom whose why will with would you your
+    yours
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+MAX_QUERY_TERMS = 64
+
+
+# --------------------------------------------------------------------------- scalars
+
+
+def to_time(value: datetime) -> str:
+    """Encode a datetime as a sortable UTC ISO string with microseconds."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def now_text() -> str:
+    """Return the current UTC time as stored."""
+    return to_time(datetime.now(UTC))
+
+
+def from_time(value: str | None) -> datetime | None:
+    """Decode a stored ISO timestamp (``None`` stays ``None``)."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def vector_to_list(vector: Vector | None) -> list[float] | None:
+    """Return a vector as a JSON list of floats rounded to float32 precision."""
+    if vector is None:
+        return None
+    flat = np.asarray(vector, dtype=np.float64).reshape(-1)
+    values: list[float] = np.round(flat, 8).tolist()
+    return values
+
+
+def list_to_vector(values: Sequence[float] | None) -> Vector | None:
+    """Return a stored embedding as a float32 array (``None`` if absent)."""
+    if values is None:
+        return None
+    return np.asarray(values, dtype=np.float32)
+
+
+def query_vector(vector: Vector, dim: int) -> list[float]:
+    """Return a query vector as a normalised list of ``dim`` floats.
+
+    Raises:
+        StoreQueryError: If it does not have ``dim`` components.
+    """
+    array = np.asarray(vector, dtype=np.float64)
+    if array.ndim > 2 or array.size != dim or (array.ndim == 2 and array.shape[0] != 1):
+        msg = (
+            f"query vector has shape {array.shape} but the store holds {dim}-d vectors; "
+            "embed the query with the store's embedding model"
+        )
+        raise StoreQueryError(msg)
+    flat = array.reshape(-1)
+    norm = float(np.linalg.norm(flat))
+    values: list[float] = (flat / norm if norm > 0 else flat).tolist()
+    return values
+
+
+def keyword_text(text: str) -> str:
+    """Reduce free text to its searchable words (lower case, no stopwords, no duplicates).
+
+    The result goes to ``TOKENS(@qtext, "text_en")``; any of the words may match.
+    """
+    words = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS]
+    return " ".join(list(dict.fromkeys(words))[:MAX_QUERY_TERMS])
+
+
+def check_key(kind: str, key: str) -> None:
+    """Reject an id that is not a valid ArangoDB ``_key``.
+
+    Raises:
+        StoreQueryError: Naming the id and the allowed characters.
+    """
+    if not isinstance(key, str) or not is_valid_key(key):
+        msg = (
+            f"{kind} id {key!r} is not a valid ArangoDB key (1-254 characters of "
+            "A-Z a-z 0-9 _ - . @ ( ) + , = ; $ ! * ' %); build ids with graphrag.ids"
+        )
+        raise StoreQueryError(msg)
+
+
+def valid_keys(keys: Iterable[str]) -> list[str]:
+    """Return the distinct keys that can exist (invalid ones can never match), in order."""
+    return [k for k in dict.fromkeys(keys) if isinstance(k, str) and is_valid_key(k)]
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def document_to_doc(
+    document: Document, *, status: DocumentStatus, chunk_count: int, error: str | None
+) -> Doc:
+    """Return the ``documents`` document of a model (``updated_at`` is now)."""
+    return {
+        "_key": document.id,
+        "source": document.source,
+        "title": document.title,
+        "mime": document.mime,
+        "content_hash": document.content_hash,
+        "metadata": document.metadata,
+        "status": str(status),
+        "chunk_count": chunk_count,
+        "error": error,
+        "updated_at": now_text(),
+        "label": document.title or document.source,
+    }
+
+
+def doc_to_document(doc: Doc) -> Document:
+    """Build a :class:`Document` from its ArangoDB document."""
+    return Document(
+        id=doc["_key"],
+        source=doc["source"],
+        title=doc.get("title", ""),
+        mime=doc.get("mime", ""),
+        content_hash=doc.get("content_hash", ""),
+        metadata=doc.get("metadata") or {},
+        status=DocumentStatus(doc.get("status", DocumentStatus.PENDING)),
+        chunk_count=int(doc.get("chunk_count") or 0),
+        error=doc.get("error"),
+        updated_at=from_time(doc.get("updated_at")) or datetime.now(UTC),
+    )
+
+
+def chunk_to_doc(chunk: Chunk) -> Doc:
+    """Return the ``chunks`` document of a chunk."""
+    doc: Doc = {
+        "_key": chunk.id,
+        "document_id": chunk.document_id,
+        "ordinal": chunk.ordinal,
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "token_count": chunk.token_count,
+        "label": chunk_label(chunk),
+    }
+    embedding = vector_to_list(chunk.embedding)
+    if embedding is not None:
+        doc["embedding"] = embedding
+    return doc
+
+
+def chunk_label(chunk: Chunk, width: int = LABEL_WIDTH) -> str:
+    """Return the Graph Viewer label of a chunk: ``#ordinal`` and the start of its text."""
+    text = " ".join(chunk.text.split())
+    if len(text) > width:
+        cut = text[: width - 3]
+        text = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "..."
+    snippet = text
+    return f"#{chunk.ordinal} {snippet}".rstrip()
+
+
+def doc_to_chunk(doc: Doc) -> Chunk:
+    """Build a :class:`Chunk` from its ArangoDB document."""
+    return Chunk(
+        id=doc["_key"],
+        document_id=doc["document_id"],
+        ordinal=int(doc["ordinal"]),
+        text=doc["text"],
+        start=int(doc["start"]),
+        end=int(doc["end"]),
+        token_count=int(doc["token_count"]),
+        embedding=list_to_vector(doc.get("embedding")),
+    )
+
+
+def part_of_doc(chunk: Chunk) -> Doc:
+    """Return the ``part_of`` edge of a chunk (keyed by the chunk id)."""
+    return {
+        "_key": chunk.id,
+        "_from": vertex_id(CHUNKS, chunk.id),
+        "_to": vertex_id(DOCUMENTS, chunk.document_id),
+    }
+
+
+def _names_norm(names: Iterable[str]) -> list[str]:
+    return [n for n in dict.fromkeys(normalize_name(x) for x in names) if n]
+
+
+def _aliases(name: str, extra: Iterable[str]) -> list[str]:
+    return [a for a in dict.fromkeys(extra) if a and a != name]
+
+
+def entity_payload(entity: Entity, source_ids: Sequence[str]) -> Doc:
+    """Return what ``upsert_entities.aql`` needs for one entity.
+
+    ``doc`` is inserted when the entity is new; otherwise only ``merge_aliases``,
+    ``aliases_norm``, ``source_ids`` and (when missing) ``description``/``embedding`` are
+    merged into the stored entity, which keeps its name, type and rank.
+    """
+    aliases = _aliases(entity.name, entity.aliases)
+    ids = sorted(set(source_ids))
+    doc: Doc = {
+        "_key": entity.id,
+        "name": entity.name,
+        "name_norm": normalize_name(entity.name),
+        "label": entity.name,
+        "type": entity.type,
+        "aliases": aliases,
+        "aliases_norm": _names_norm([entity.name, *aliases]),
+        "description": entity.description,
+        "rank": entity.rank,
+        "source_ids": ids,
+        "mention_count": len(ids),
+    }
+    embedding = vector_to_list(entity.embedding)
+    if embedding is not None:
+        doc["embedding"] = embedding
+    return {
+        "doc": doc,
+        "merge_aliases": [a for a in dict.fromkeys([entity.name, *aliases]) if a],
+    }
+
+
+def doc_to_entity(doc: Doc, *, with_provenance: bool = True) -> Entity:
+    """Build an :class:`Entity` from its ArangoDB document.
+
+    Args:
+        doc: The stored entity.
+        with_provenance: Fill ``source_chunk_ids``/``mention_count`` (else empty/0, as in
+            exported document graphs).
+    """
+    source_ids = sorted(doc.get("source_ids") or []) if with_provenance else []
+    rank = doc.get("rank")
+    return Entity(
+        id=doc["_key"],
+        name=doc["name"],
+        type=doc["type"],
+        aliases=list(doc.get("aliases") or []),
+        description=doc.get("description"),
+        source_chunk_ids=source_ids,
+        mention_count=len(source_ids),
+        rank=None if rank is None else float(rank),
+        embedding=list_to_vector(doc.get("embedding")),
+    )
+
+
+def evidence_docs(relation: Relation) -> list[Doc]:
+    """Return a relation's evidence, falling back to ``source_chunk_ids`` (empty sentences)."""
+    items = [
+        {"chunk_id": e.chunk_id, "sentence": e.sentence, "weight": float(e.weight)}
+        for e in relation.evidence
+    ]
+    if not items and relation.source_chunk_ids:
+        share = float(relation.weight) / len(relation.source_chunk_ids)
+        items = [
+            {"chunk_id": c, "sentence": "", "weight": share} for c in relation.source_chunk_ids
+        ]
+    return items
+
+
+def relation_to_doc(relation: Relation, evidence: Sequence[Doc]) -> Doc:
+    """Return the ``relations`` edge of a relation with the given evidence."""
+    return {
+        "_key": relation.id,
+        "_from": vertex_id(ENTITIES, relation.source_id),
+        "_to": vertex_id(ENTITIES, relation.target_id),
+        "predicate": relation.predicate,
+        "kind": str(relation.kind),
+        "weight": float(sum(e["weight"] for e in evidence)),
+        "description": relation.description,
+        "evidence": list(evidence),
+        "source_ids": sorted({e["chunk_id"] for e in evidence}),
+    }
+
+
+def doc_to_relation(doc: Doc, *, chunk_filter: set[str] | None = None) -> Relation:
+    """Build a :class:`Relation` from its edge; ``chunk_filter`` keeps only that evidence.
+
+    ``weight`` and ``source_chunk_ids`` follow the evidence kept (the stored values when the
+    edge carries no evidence, as returned by ``all_relations``).
+    """
+    raw = doc.get("evidence")
+    if raw is None:
+        evidence: list[Evidence] = []
+        weight = float(doc.get("weight") or 0.0)
+        sources = sorted(doc.get("source_ids") or [])
+    else:
+        evidence = [
+            Evidence(chunk_id=e["chunk_id"], sentence=e.get("sentence", ""), weight=e["weight"])
+            for e in raw
+            if chunk_filter is None or e["chunk_id"] in chunk_filter
+        ]
+        weight = float(sum(e.weight for e in evidence))
+        sources = list(dict.fromkeys(e.chunk_id for e in evidence))
+    return Relation(
+        id=doc["_key"],
+        source_id=key_of(doc["_from"]),
+        target_id=key_of(doc["_to"]),
+        predicate=doc["predicate"],
+        kind=RelationKind(doc["kind"]),
+        weight=weight,
+        description=doc.get("description"),
+        evidence=evidence,
+        source_chunk_ids=sources,
+    )
+
+
+def mention_to_doc(
+    chunk_id: str, entity_id: str, forms: Sequence[str], spans: Sequence[tuple[int, int]]
+) -> Doc:
+    """Return the ``mentions`` edge between a chunk and an entity."""
+    return {
+        "_key": mention_id(chunk_id, entity_id),
+        "_from": vertex_id(CHUNKS, chunk_id),
+        "_to": vertex_id(ENTITIES, entity_id),
+        "surface_forms": list(forms),
+        "spans": [[int(s), int(e)] for s, e in spans],
+    }
+
+
+def doc_to_mention(doc: Doc) -> Mention:
+    """Build a :class:`Mention` from its edge."""
+    return Mention(
+        chunk_id=key_of(doc["_from"]),
+        entity_id=key_of(doc["_to"]),
+        surface_forms=list(doc.get("surface_forms") or []),
+        spans=[(int(s), int(e)) for s, e in doc.get("spans") or []],
+    )
+
+
+def merge_to_doc(merge: MergeRecord) -> Doc:
+    """Return the ``merges`` document of a merge record."""
+    return {
+        "_key": merge.id,
+        "alias_id": merge.alias_id,
+        "alias_name": merge.alias_name,
+        "alias_type": merge.alias_type,
+        "canonical_id": merge.canonical_id,
+        "score": float(merge.score),
+        "method": merge.method,
+        "created_at": to_time(merge.created_at),
+        "undone_at": None if merge.undone_at is None else to_time(merge.undone_at),
+    }
+
+
+def doc_to_merge(doc: Doc) -> MergeRecord:
+    """Build a :class:`MergeRecord` from its document."""
+    created = from_time(doc.get("created_at"))
+    return MergeRecord(
+        id=doc["_key"],
+        alias_id=doc["alias_id"],
+        alias_name=doc["alias_name"],
+        alias_type=doc["alias_type"],
+        canonical_id=doc["canonical_id"],
+        score=float(doc["score"]),
+        method=doc["method"],
+        created_at=created or datetime.now(UTC),
+        undone_at=from_time(doc.get("undone_at")),
+    )
+
+
+# --------------------------------------------------------------------------- read results
+
+
+def hits(rows: Sequence[Doc]) -> list[Hit]:
+    """Return ``{id, score}`` rows as hits."""
+    return [Hit(id=str(r["id"]), score=float(r.get("score") or 0.0)) for r in rows]
+
+
+def in_order(ids: Sequence[str], found: dict[str, T]) -> list[T]:
+    """Return the found objects in the order of ``ids`` (unknown ids skipped)."""
+    return [found[i] for i in ids if i in found]
+
+
+def expansion_from(row: Doc | None) -> Expansion:
+    """Build an :class:`Expansion` from the expansion part of a query result."""
+    if not row:
+        return Expansion(entities=[], relations=[], paths=[])
+    kept = row.get("entities") or []
+    return Expansion(
+        entities=hits(kept),
+        relations=[doc_to_relation(r) for r in row.get("relations") or []],
+        paths=[[str(p) for p in x.get("path") or [x["id"]]] for x in kept],
+    )
+
+
+def candidates_from(row: Doc) -> Candidates:
+    """Build :class:`Candidates` from ``retrieve_candidates*.aql``."""
+    graph_rows = row.get("graph_chunks") or []
+    return Candidates(
+        vector_chunks=hits(row.get("vector_chunks") or []),
+        bm25_chunks=hits(row.get("bm25_chunks") or []),
+        entity_seeds=hits(row.get("entity_seeds") or []),
+        expansion=expansion_from(row.get("expansion")),
+        graph_chunks=hits(graph_rows),
+        chunk_entities={
+            str(r["id"]): [str(e) for e in r.get("entities") or []] for r in graph_rows
+        },
+    )
+
+
+def subgraph_from(row: Doc | None) -> Subgraph:
+    """Build a :class:`Subgraph` from ``fetch_subgraph.aql``."""
+    if not row:
+        return Subgraph(chunk_entity=[], entity_entity=[], entity_chunk_counts={})
+    return Subgraph(
+        chunk_entity=[(str(c), str(e), float(w)) for c, e, w in row.get("chunk_entity") or []],
+        entity_entity=[
+            (str(a), str(b), float(w or 0.0)) for a, b, w in row.get("entity_entity") or []
+        ],
+        entity_chunk_counts={str(k): int(n or 0) for k, n in row.get("counts") or []},
+    )
+
+
+def graph_from_export(row: Doc, merges: list[MergeRecord]) -> DocumentGraph:
+    """Build the :class:`DocumentGraph` of one document from ``export_document.aql``.
+
+    Relations carry only this document's evidence; entities come without provenance (it is
+    rebuilt from the mentions when the graph is written).
+    """
+    mentions = [doc_to_mention(m) for m in row.get("mentions") or []]
+    relations = [doc_to_relation(r) for r in row.get("relations") or []]
+    entities = {
+        e["_key"]: doc_to_entity(e, with_provenance=False) for e in row.get("entities") or []
+    }
+    order = [m.entity_id for m in mentions]
+    order += [i for r in relations for i in (r.source_id, r.target_id)]
+    return DocumentGraph(
+        document=doc_to_document(row["document"]),
+        chunks=[doc_to_chunk(c) for c in row.get("chunks") or []],
+        entities=in_order(list(dict.fromkeys(order)), entities),
+        mentions=mentions,
+        relations=relations,
+        merges=merges,
+    )

@@ -1,0 +1,245 @@
+"""The AQL of ``aql/``: loaded once, called through one typed method per file.
+
+Every query is a file ``aql/<verb_noun>.aql`` that takes bind variables only; no Python code
+builds AQL text. The methods run on any python-arango database handle, including a
+:class:`~arango.database.TransactionDatabase` (stream transactions), and return plain rows;
+:mod:`graphrag.stores.arango.mapping` turns them into models. Queries used inside stream
+transactions return one row: python-arango fetches further cursor batches without the
+transaction header.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from arango.cursor import Cursor  # noqa: TID251
+from arango.database import Database  # noqa: TID251
+
+from graphrag.errors import ConfigError
+
+Doc = dict[str, Any]
+
+AQL_DIR = Path(__file__).resolve().parents[3] / "aql"
+"""``aql/`` at the root of the source tree."""
+
+CURSOR_BATCH = 1000
+
+
+class Queries:
+    """The AQL files of one folder, read on first use, with one method per query.
+
+    Args:
+        folder: The folder holding ``*.aql`` (default :data:`AQL_DIR`).
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or AQL_DIR
+        self._texts: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, str]:
+        files = sorted(self.folder.glob("*.aql")) if self.folder.is_dir() else []
+        if not files:
+            msg = (
+                f"no AQL query files in {self.folder}; run from a source checkout or an "
+                "editable install (pip install -e .) so that aql/ is next to graphrag/"
+            )
+            raise ConfigError(msg)
+        return {f.stem: f.read_text(encoding="utf-8") for f in files}
+
+    def text(self, name: str) -> str:
+        """Return the text of ``aql/<name>.aql`` (all files are read once, on first use).
+
+        Raises:
+            ConfigError: If the folder or the file is missing.
+        """
+        if self._texts is None:
+            with self._lock:
+                if self._texts is None:
+                    self._texts = self._load()
+        try:
+            return self._texts[name]
+        except KeyError:
+            msg = f"AQL file {name}.aql is missing in {self.folder}; restore it from the repository"
+            raise ConfigError(msg) from None
+
+    def rows(self, db: Database, name: str, binds: Doc) -> list[Any]:
+        """Run ``aql/<name>.aql`` with ``binds`` and return all result rows."""
+        cursor = cast(
+            Cursor, db.aql.execute(self.text(name), bind_vars=binds, batch_size=CURSOR_BATCH)
+        )
+        return list(cursor)
+
+    def one(self, db: Database, name: str, binds: Doc) -> Any:
+        """Run a query that returns exactly one row and return it."""
+        found = self.rows(db, name, binds)
+        return found[0] if found else None
+
+    # ------------------------------------------------------------------ documents
+
+    def get_documents(self, db: Database, keys: Sequence[str]) -> list[Doc]:
+        """Documents by key (unknown keys skipped, any order)."""
+        return self.rows(db, "get_documents", {"keys": list(keys)})
+
+    def list_documents(self, db: Database, status: str | None, limit: int) -> list[Doc]:
+        """Documents newest first, optionally by status."""
+        return self.rows(db, "list_documents", {"status": status, "limit": limit})
+
+    def list_document_keys(self, db: Database, status: str) -> list[str]:
+        """Keys of the documents with ``status``, oldest first."""
+        return self.rows(db, "list_document_keys", {"status": status})
+
+    def set_document_status(
+        self, db: Database, doc: Doc, status: str, error: str | None, now: str
+    ) -> None:
+        """Insert a stub document or update its status (chunk count kept)."""
+        self.rows(
+            db, "set_document_status", {"doc": doc, "status": status, "error": error, "now": now}
+        )
+
+    def export_document(self, db: Database, key: str) -> Doc | None:
+        """Everything a document contributed (see ``export_document.aql``)."""
+        found: Doc | None = self.one(db, "export_document", {"key": key})
+        return found
+
+    # ------------------------------------------------------------------ writes
+
+    def retract_documents(self, db: Database, doc_keys: Sequence[str]) -> Doc:
+        """Step 1 of a retraction: prune provenance of surviving entities and relations."""
+        found: Doc = self.one(db, "retract_document", {"doc_keys": list(doc_keys)})
+        return found
+
+    def delete_documents(self, db: Database, doc_keys: Sequence[str]) -> Doc:
+        """Step 2 of a retraction: remove chunks, edges, orphans and the document rows."""
+        found: Doc = self.one(db, "delete_document", {"doc_keys": list(doc_keys)})
+        return found
+
+    def upsert_entities(self, db: Database, items: Sequence[Doc]) -> Doc:
+        """Insert or merge entities; returns ``{written, inserted}`` counts."""
+        found: Doc = self.one(db, "upsert_entities", {"entities": list(items)})
+        return found
+
+    def upsert_relations(self, db: Database, items: Sequence[Doc]) -> Doc:
+        """Insert or merge relations; returns ``{written, inserted}`` counts."""
+        found: Doc = self.one(db, "upsert_relations", {"relations": list(items)})
+        return found
+
+    def insert_merges(self, db: Database, merges: Sequence[Doc]) -> int:
+        """Insert merge records not stored yet; returns how many were new."""
+        return int(self.one(db, "insert_merges", {"merges": list(merges)}) or 0)
+
+    def count_existing(
+        self, db: Database, entity_keys: Sequence[str], relation_keys: Sequence[str]
+    ) -> Doc:
+        """``{entities, relations}``: how many of the keys are stored."""
+        binds = {"entity_keys": list(entity_keys), "relation_keys": list(relation_keys)}
+        found: Doc = self.one(db, "count_existing", binds)
+        return found
+
+    def missing_entities(self, db: Database, keys: Sequence[str]) -> list[str]:
+        """The keys that are not stored entities."""
+        return list(self.one(db, "missing_entities", {"keys": list(keys)}) or [])
+
+    def mark_merge_undone(self, db: Database, key: str, now: str) -> Doc | None:
+        """Set ``undone_at`` (first time only); ``None`` if there is no such merge."""
+        found: Doc | None = self.one(db, "mark_merge_undone", {"key": key, "now": now})
+        return found
+
+    # ------------------------------------------------------------------ reads
+
+    def get_chunks(self, db: Database, keys: Sequence[str]) -> list[Doc]:
+        """Chunks by key (unknown keys skipped, any order)."""
+        return self.rows(db, "get_chunks", {"keys": list(keys)})
+
+    def get_entities(self, db: Database, keys: Sequence[str]) -> list[Doc]:
+        """Entities by key (unknown keys skipped, any order)."""
+        return self.rows(db, "get_entities", {"keys": list(keys)})
+
+    def find_entities(self, db: Database, names: Sequence[str]) -> list[Doc]:
+        """``{name, ids}`` for each normalised name that matches entities."""
+        return self.rows(db, "find_entities", {"names": list(names)})
+
+    def search_vector(
+        self, db: Database, target: str, query: list[float], k: int, nprobe: int
+    ) -> list[Doc]:
+        """``{id, score}`` of the ``k`` nearest chunks/entities through the vector index."""
+        name = "search_chunks_vector" if target == "chunks" else "search_entities_vector"
+        return self.rows(db, name, {"query": query, "k": k, "nprobe": nprobe})
+
+    def search_exact(self, db: Database, target: str, query: list[float], k: int) -> list[Doc]:
+        """``{id, score}`` of the ``k`` nearest chunks/entities by a full scan."""
+        name = "search_chunks_exact" if target == "chunks" else "search_entities_exact"
+        return self.rows(db, name, {"query": query, "k": k})
+
+    def search_bm25(self, db: Database, text: str, k: int, *, sync: bool) -> list[Doc]:
+        """``{id, score}`` of the ``k`` best chunks by BM25 (``sync``: wait for the view)."""
+        return self.rows(db, "search_chunks_bm25", {"text": text, "k": k, "sync": sync})
+
+    def expand_entities(
+        self,
+        db: Database,
+        *,
+        seeds: list[Doc],
+        hops: int,
+        degree_cap: int,
+        max_entities: int,
+        max_relations: int,
+        graph: str,
+    ) -> Doc:
+        """``{entities: [{id, score, path, seed}], relations: [edge]}`` around the seeds."""
+        binds = {
+            "seeds": seeds,
+            "hops": hops,
+            "degree_cap": degree_cap,
+            "max_entities": max_entities,
+            "max_relations": max_relations,
+            "graph": graph,
+        }
+        found: Doc = self.one(db, "expand_entities", binds)
+        return found
+
+    def retrieve_candidates(self, db: Database, *, exact: bool, binds: Doc) -> Doc:
+        """The one-round-trip candidates of ``local``/``hybrid`` retrieval.
+
+        Args:
+            db: The database handle.
+            exact: Use COSINE_SIMILARITY scans instead of the vector indexes.
+            binds: ``query, text, sync, k_chunks, k_entities, seed_ids, hops, degree_cap,
+                max_entities, max_relations, graph`` and, unless ``exact``, ``nprobe``.
+        """
+        name = "retrieve_candidates_exact" if exact else "retrieve_candidates"
+        found: Doc = self.one(db, name, binds)
+        return found
+
+    def fetch_subgraph(
+        self, db: Database, chunk_ids: Sequence[str], entity_ids: Sequence[str], degree_cap: int
+    ) -> Doc:
+        """``{chunk_entity, entity_entity, counts}`` around the given nodes."""
+        binds = {
+            "chunk_ids": list(chunk_ids),
+            "entity_ids": list(entity_ids),
+            "degree_cap": degree_cap,
+        }
+        found: Doc = self.one(db, "fetch_subgraph", binds)
+        return found
+
+    def stats(self, db: Database) -> Doc:
+        """Object counts."""
+        found: Doc = self.one(db, "stats", {})
+        return found
+
+    def list_merges(self, db: Database, alias_ids: Sequence[str] | None) -> list[Doc]:
+        """Merge records oldest first, optionally by alias."""
+        wanted = None if alias_ids is None else list(alias_ids)
+        return self.rows(db, "list_merges", {"alias_ids": wanted})
+
+    def all_relations(self, db: Database) -> list[Doc]:
+        """Every relation edge without its evidence."""
+        return self.rows(db, "all_relations", {})
+
+    def count_embeddings(self, db: Database, collection: str) -> int:
+        """How many documents of ``collection`` carry an embedding."""
+        return int(self.one(db, "count_embeddings", {"@collection": collection}) or 0)

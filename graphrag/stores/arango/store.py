@@ -1,0 +1,516 @@
+"""``ArangoGraphStore``: the :class:`~graphrag.ports.GraphStore` on ArangoDB 3.12.
+
+Every store operation is one AQL file of ``aql/`` (or one stream transaction of a few) run
+through python-arango in a worker thread. Search uses the IVF vector indexes built by
+:meth:`ArangoGraphStore.build_vector_indexes` when they are usable, else exact
+``COSINE_SIMILARITY`` scans; BM25 goes through the ``chunks_view`` search-alias view; local
+and hybrid retrieval is one round trip (:meth:`ArangoGraphStore.candidates`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from arango.database import StandardDatabase  # noqa: TID251
+
+from graphrag.config import ArangoSettings
+from graphrag.errors import NotFoundError, StoreQueryError
+from graphrag.models import (
+    CandidateRequest,
+    Candidates,
+    Chunk,
+    DeleteReport,
+    Document,
+    DocumentGraph,
+    DocumentStatus,
+    Entity,
+    Expansion,
+    Hit,
+    MergeRecord,
+    Relation,
+    StoreStats,
+    Subgraph,
+    Vector,
+    WriteReport,
+)
+from graphrag.ports import SearchTarget
+from graphrag.stores.arango import mapping as m
+from graphrag.stores.arango import schema
+from graphrag.stores.arango.batch import first_unknown, plan_batch, validate_in_order
+from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection
+from graphrag.stores.arango.names import CHUNKS, ENTITIES
+from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.search import VectorSearch
+from graphrag.stores.arango.writes import delete_document, write_plan
+
+logger = logging.getLogger(__name__)
+
+ALL_ROWS = 1_000_000_000
+"""LIMIT used when the caller wants every row."""
+
+ALL_RELATIONS = 1_000_000
+"""Relations returned by :meth:`ArangoGraphStore.expand` (the port has no cap)."""
+
+SYNC_SECONDS = 10.0
+"""After a write, BM25 queries of this store wait for the view to commit for this long."""
+
+
+class ArangoGraphStore:
+    """The graph store on ArangoDB (see docs/arango.md).
+
+    Example:
+        >>> store = ArangoGraphStore.from_settings(settings.arango)
+        >>> await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
+        >>> await store.upsert_documents(graphs)
+        >>> await store.finalize_load()  # (re)build the vector indexes after a large load
+        >>> hits = await store.keyword_search("radium institute", k=5)
+
+    Args:
+        settings: The connection settings (validated, nothing is contacted here).
+        queries: The AQL queries (default: the files of ``aql/``).
+
+    Raises:
+        ConfigError: If the URL is missing or malformed.
+    """
+
+    def __init__(self, settings: ArangoSettings, *, queries: Queries | None = None) -> None:
+        self._settings = settings
+        self._conn = ArangoConnection(settings)
+        self._queries = queries or Queries()
+        self._dim = 0
+        self._schema_version = 0
+        self._vectors = VectorSearch(self._queries, settings.n_probe, self.location)
+        self._last_write = -math.inf
+
+    @classmethod
+    def from_settings(cls, settings: ArangoSettings) -> ArangoGraphStore:
+        """Build a store from ``settings.arango`` (no I/O)."""
+        return cls(settings)
+
+    @property
+    def location(self) -> str:
+        """``arango:<url>/<database>`` (no credentials)."""
+        return f"arango:{self._conn.url}/{self._settings.database}"
+
+    @property
+    def settings(self) -> ArangoSettings:
+        """The connection settings."""
+        return self._settings
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _ensure(self, db: StandardDatabase, embedding_model: str, dim: int) -> dict[str, Any]:
+        user = self._conn.username(admin=True)
+
+        def create() -> None:
+            sys_db = self._conn.db(admin=True, database=SYSTEM_DATABASE)
+            schema.create_database(sys_db, self._settings.database, where=self._conn.url, user=user)
+
+        version = schema.server_version(db, create)
+        return schema.ensure_objects(
+            db,
+            self._settings,
+            embedding_model=embedding_model,
+            dim=dim,
+            where=self.location,
+            version=version,
+        )
+
+    async def ensure_schema(self, *, embedding_model: str, dim: int) -> None:
+        """Create what is missing (database, collections, graph, indexes, view, meta).
+
+        Runs as the admin user (``admin_username``, else ``username``); against a complete
+        schema it only reads, so a read-only user may call it.
+
+        Raises:
+            SchemaError: On a server older than 3.12.4, another embedding model or
+                dimension, or a newer schema version.
+            StoreAuthError: If the user may not create what is missing.
+            StoreUnavailableError: If the server cannot be reached.
+        """
+        meta = await self._conn.run(
+            "ensuring the schema",
+            lambda db: self._ensure(db, embedding_model, dim),
+            admin=True,
+            idempotent=True,
+        )
+        self._dim = dim
+        self._schema_version = int(meta.get("version", 0))
+        self._vectors.reset()
+
+    async def _require_dim(self) -> int:
+        if not self._dim:
+            meta = await self._conn.run(
+                "reading the schema",
+                lambda db: schema.require_meta(db, self.location),
+                idempotent=True,
+            )
+            self._dim = int(meta.get("dim", 0))
+            self._schema_version = int(meta.get("version", 0))
+        return self._dim
+
+    async def close(self) -> None:
+        """Close the HTTP sessions (the store reconnects on next use)."""
+        self._conn.close()
+
+    async def stats(self) -> StoreStats:
+        """Return object counts."""
+        await self._require_dim()
+        row = await self._conn.run("counting objects", self._queries.stats, idempotent=True)
+        return StoreStats(
+            backend="arango",
+            location=self.location,
+            schema_version=self._schema_version,
+            **{k: int(v or 0) for k, v in row.items()},
+        )
+
+    async def build_vector_indexes(
+        self, *, min_documents: int = schema.DEFAULT_MIN_VECTOR_DOCUMENTS
+    ) -> dict[str, Any]:
+        """Drop and recreate the vector indexes of chunks, entities and communities.
+
+        Run after large loads (IVF centroids are trained on the data present). Collections
+        with fewer than ``min_documents`` embeddings, or a server without
+        ``--vector-index``, get no index: search then scans exactly. Needs the admin user.
+
+        Returns:
+            Per collection ``{usable, documents, n_lists, reason}`` and ``vector_feature``.
+        """
+        dim = await self._require_dim()
+        report = await self._conn.run(
+            "building vector indexes",
+            lambda db: schema.build_vector_indexes(
+                db, self._queries, self._settings, dim=dim, min_documents=min_documents
+            ),
+            admin=True,
+        )
+        self._vectors.reset()
+        return report
+
+    async def finalize_load(self) -> None:
+        """Finish a bulk load (migration, large ingest): rebuild the vector indexes."""
+        await self.build_vector_indexes()
+
+    # ------------------------------------------------------------------ documents
+
+    async def get_document(self, document_id: str) -> Document | None:
+        """Return a document by id, or ``None``."""
+        found = await self.get_documents([document_id])
+        return found[0] if found else None
+
+    async def get_documents(self, ids: Sequence[str]) -> list[Document]:
+        """Return the documents that exist among ``ids``, in the order given."""
+        keys = m.valid_keys(ids)
+        if not keys:
+            return []
+        rows = await self._conn.run(
+            "reading documents", lambda db: self._queries.get_documents(db, keys), idempotent=True
+        )
+        found = {r["_key"]: m.doc_to_document(r) for r in rows}
+        return m.in_order(list(dict.fromkeys(ids)), found)
+
+    async def list_documents(
+        self, *, status: DocumentStatus | None = None, limit: int | None = None
+    ) -> list[Document]:
+        """Return documents, newest first, optionally by status."""
+        wanted = None if status is None else str(status)
+        count = ALL_ROWS if limit is None else max(limit, 0)
+        rows = await self._conn.run(
+            "listing documents",
+            lambda db: self._queries.list_documents(db, wanted, count),
+            idempotent=True,
+        )
+        return [m.doc_to_document(r) for r in rows]
+
+    async def _accept(
+        self, graphs: list[DocumentGraph], dim: int
+    ) -> tuple[list[DocumentGraph], tuple[int, StoreQueryError] | None]:
+        """Validate graphs in order; return the valid prefix and the first failure."""
+        external, failure = validate_in_order(graphs, dim)
+        wanted = sorted(set().union(*external)) if external else []
+        missing: list[str] = []
+        if wanted:
+            missing = await self._conn.run(
+                "checking referenced entities",
+                lambda db: self._queries.missing_entities(db, wanted),
+                idempotent=True,
+            )
+        unknown = first_unknown(graphs, external, set(missing))
+        if unknown is not None:
+            return graphs[: unknown[0]], unknown
+        return graphs[: len(external)], failure
+
+    async def upsert_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+        """Write documents and what they contribute, replacing documents that exist.
+
+        Graphs are validated in order; the first invalid one stops the batch and the valid
+        ones before it are written (as in the embedded store). They are written in stream
+        transactions of ``settings.batch_size`` documents; a transaction is atomic (any
+        error aborts it: nothing of it stays).
+
+        Raises:
+            StoreQueryError: Naming the document that is invalid and why, or the server error.
+        """
+        if not graphs:
+            return WriteReport()
+        dim = await self._require_dim()
+        accepted, failure = await self._accept(list(graphs), dim)
+        size = self._settings.batch_size
+        total = WriteReport()
+        for start in range(0, len(accepted), size):
+            plan = plan_batch(accepted[start : start + size], dim)
+            try:
+                report = await self._conn.run(
+                    f"writing {len(plan.doc_keys)} documents",
+                    lambda db, p=plan: write_plan(db, self._queries, p, size),  # type: ignore[misc]
+                )
+            finally:
+                self._last_write = time.monotonic()
+            for name, value in report:
+                setattr(total, name, getattr(total, name) + value)
+        if failure is not None:
+            position, exc = failure
+            if position:
+                msg = f"{exc} (the {position} documents before it in the batch were written)"
+                raise StoreQueryError(msg) from exc
+            raise exc
+        return total
+
+    async def delete_document(self, document_id: str) -> DeleteReport:
+        """Remove a document and exactly what only it supported (one transaction).
+
+        Raises:
+            NotFoundError: If the document does not exist.
+        """
+        if not m.valid_keys([document_id]):
+            msg = f"document {document_id!r} does not exist in the store at {self.location}"
+            raise NotFoundError(msg)
+        try:
+            return await self._conn.run(
+                f"deleting document {document_id}",
+                lambda db: delete_document(db, self._queries, document_id, self.location),
+            )
+        finally:
+            self._last_write = time.monotonic()
+
+    async def set_document_status(
+        self, document: Document, status: DocumentStatus, *, error: str | None = None
+    ) -> None:
+        """Record a document's processing state (creating a stub row if needed)."""
+        m.check_key("document", document.id)
+        doc = m.document_to_doc(document, status=status, chunk_count=0, error=error)
+        await self._conn.run(
+            f"recording the status of document {document.id}",
+            lambda db: self._queries.set_document_status(db, doc, str(status), error, m.now_text()),
+        )
+        self._last_write = time.monotonic()
+
+    # ------------------------------------------------------------------ search
+
+    def _recently_written(self) -> bool:
+        """Whether this store wrote in the last :data:`SYNC_SECONDS` (the view may lag)."""
+        return time.monotonic() - self._last_write < SYNC_SECONDS
+
+    async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
+        """Return the ``k`` nearest chunks or entities by cosine similarity.
+
+        Raises:
+            StoreQueryError: On an unknown target or a vector of another dimension.
+        """
+        if target not in (CHUNKS, ENTITIES):
+            msg = f"unknown search target {target!r}; use 'chunks' or 'entities'"
+            raise StoreQueryError(msg)
+        query = m.query_vector(vector, await self._require_dim())
+        if k <= 0:
+            return []
+        rows = await self._conn.run(
+            f"vector search on {target}",
+            lambda db: self._vectors.nearest(db, target, query, k),
+            idempotent=True,
+        )
+        return m.hits(rows)
+
+    async def keyword_search(self, text: str, k: int) -> list[Hit]:
+        """Return the ``k`` best chunks by BM25 (any query word may match; stopwords dropped)."""
+        words = m.keyword_text(text)
+        if not words or k <= 0:
+            return []
+        sync = self._recently_written()
+        rows = await self._conn.run(
+            "keyword search",
+            lambda db: self._queries.search_bm25(db, words, k, sync=sync),
+            idempotent=True,
+        )
+        return m.hits(rows)
+
+    # ------------------------------------------------------------------ graph reads
+
+    async def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """Return chunks by id (unknown ids are skipped), in the order given."""
+        keys = m.valid_keys(ids)
+        if not keys:
+            return []
+        rows = await self._conn.run(
+            "reading chunks", lambda db: self._queries.get_chunks(db, keys), idempotent=True
+        )
+        return m.in_order(list(ids), {r["_key"]: m.doc_to_chunk(r) for r in rows})
+
+    async def get_entities(self, ids: Sequence[str]) -> list[Entity]:
+        """Return entities by id with provenance and embeddings (unknown skipped), in order."""
+        keys = m.valid_keys(ids)
+        if not keys:
+            return []
+        rows = await self._conn.run(
+            "reading entities", lambda db: self._queries.get_entities(db, keys), idempotent=True
+        )
+        return m.in_order(list(ids), {r["_key"]: m.doc_to_entity(r) for r in rows})
+
+    async def find_entities(self, normalized_names: Sequence[str]) -> dict[str, list[str]]:
+        """Map each normalised name to the ids of entities with that name or alias.
+
+        Names that match nothing are absent; ids are most-mentioned first.
+        """
+        names = [n for n in dict.fromkeys(normalized_names) if n]
+        if not names:
+            return {}
+        rows = await self._conn.run(
+            "finding entities", lambda db: self._queries.find_entities(db, names), idempotent=True
+        )
+        return {str(r["name"]): [str(i) for i in r["ids"]] for r in rows}
+
+    async def expand(
+        self, seeds: Sequence[Hit], *, hops: int, degree_cap: int, max_entities: int
+    ) -> Expansion:
+        """Bounded BFS over relations from seed entities (see :class:`Expansion`).
+
+        Each entity follows at most ``degree_cap`` neighbours (heaviest relations first);
+        scores decay as ``seed.score / (1 + hops)``; known seeds are always kept.
+        """
+        rows = [{"id": h.id, "score": h.score} for h in seeds if m.valid_keys([h.id])]
+        if not rows or max_entities <= 0:
+            return Expansion(entities=[], relations=[], paths=[])
+        row = await self._conn.run(
+            "expanding entities",
+            lambda db: self._queries.expand_entities(
+                db,
+                seeds=rows,
+                hops=max(hops, 0),
+                degree_cap=max(degree_cap, 0),
+                max_entities=max_entities,
+                max_relations=ALL_RELATIONS,
+                graph=self._settings.graph_name,
+            ),
+            idempotent=True,
+        )
+        return m.expansion_from(row)
+
+    def _candidate_binds(self, request: CandidateRequest, dim: int) -> dict[str, Any]:
+        return {
+            "query": m.query_vector(request.query_vector, dim),
+            "text": m.keyword_text(request.query_text) if request.use_bm25 else "",
+            "sync": self._recently_written(),
+            "k_chunks": max(request.k_chunks, 0),
+            "k_entities": max(request.k_entities, 0),
+            "seed_ids": m.valid_keys(request.seed_entity_ids),
+            "hops": max(request.hops, 0),
+            "degree_cap": max(request.degree_cap, 0),
+            "max_entities": max(request.max_entities, 0),
+            "max_relations": max(request.max_relations, 0),
+            "graph": self._settings.graph_name,
+        }
+
+    async def candidates(self, request: CandidateRequest) -> Candidates:
+        """Vector seeds + BM25 + traversal + chunk collection in one AQL query.
+
+        Explicit ``seed_entity_ids`` score 1.0 (or their vector score if higher); unknown
+        ones are ignored.
+        """
+        binds = self._candidate_binds(request, await self._require_dim())
+        row = await self._conn.run(
+            "retrieving candidates",
+            lambda db: self._vectors.candidates(db, binds),
+            idempotent=True,
+        )
+        return m.candidates_from(row)
+
+    async def subgraph(
+        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], *, degree_cap: int
+    ) -> Subgraph:
+        """Return the entity-chunk graph within two hops of the given nodes (one query)."""
+        chunks, entities = m.valid_keys(chunk_ids), m.valid_keys(entity_ids)
+        if not chunks and not entities:
+            return Subgraph(chunk_entity=[], entity_entity=[], entity_chunk_counts={})
+        row = await self._conn.run(
+            "fetching a subgraph",
+            lambda db: self._queries.fetch_subgraph(db, chunks, entities, max(degree_cap, 0)),
+            idempotent=True,
+        )
+        return m.subgraph_from(row)
+
+    # ------------------------------------------------------------------ merges, export
+
+    async def merges(self, *, alias_ids: Sequence[str] | None = None) -> list[MergeRecord]:
+        """Return merge records (active and undone), oldest first, optionally by alias."""
+        wanted = None if alias_ids is None else list(dict.fromkeys(alias_ids))
+        rows = await self._conn.run(
+            "listing merges", lambda db: self._queries.list_merges(db, wanted), idempotent=True
+        )
+        return [m.doc_to_merge(r) for r in rows]
+
+    async def mark_merge_undone(self, merge_id: str) -> MergeRecord:
+        """Mark a merge as undone (idempotent: an undone merge keeps its first time).
+
+        Raises:
+            NotFoundError: If there is no such merge.
+        """
+        row = None
+        if m.valid_keys([merge_id]):
+            row = await self._conn.run(
+                f"undoing merge {merge_id}",
+                lambda db: self._queries.mark_merge_undone(db, merge_id, m.now_text()),
+            )
+        if row is None:
+            msg = (
+                f"merge {merge_id} does not exist in the store at {self.location}; "
+                "list merges first"
+            )
+            raise NotFoundError(msg)
+        return m.doc_to_merge(row)
+
+    async def _document_graphs(self) -> AsyncIterator[DocumentGraph]:
+        keys = await self._conn.run(
+            "listing documents",
+            lambda db: self._queries.list_document_keys(db, str(DocumentStatus.DONE)),
+            idempotent=True,
+        )
+        first = True
+        for key in keys:
+            row = await self._conn.run(
+                f"exporting document {key}",
+                lambda db, k=key: self._queries.export_document(db, k),  # type: ignore[misc]
+                idempotent=True,
+            )
+            if not row or row.get("document") is None:
+                continue
+            merges = await self.merges() if first else []
+            first = False
+            yield m.graph_from_export(row, merges)
+
+    def iter_document_graphs(self) -> AsyncIterator[DocumentGraph]:
+        """Yield every written (``done``) document as the graph that rebuilds it, oldest first.
+
+        Relations carry only that document's evidence; all merge records come with the first
+        document.
+        """
+        return self._document_graphs()
+
+    async def all_relations(self) -> list[Relation]:
+        """Return every relation with weight and supporting chunks (no evidence text)."""
+        rows = await self._conn.run(
+            "reading all relations", self._queries.all_relations, idempotent=True
+        )
+        return [m.doc_to_relation(r) for r in rows]

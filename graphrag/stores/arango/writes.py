@@ -1,0 +1,170 @@
+"""Write transactions of the ArangoDB store (blocking; run in a worker thread).
+
+A batch of document graphs is written in **one stream transaction**: documents that exist
+are retracted (``retract_document.aql`` then ``delete_document.aql``, batched over the
+document keys), then documents, chunks, ``part_of`` and ``mentions`` go through the document
+API (``insert_many``: the import API does not take part in stream transactions), entities
+and relations through one ``UPSERT`` query each (split by size), merge records last. Any
+error aborts the transaction: nothing of the batch stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from arango.database import StandardDatabase, TransactionDatabase  # noqa: TID251
+
+from graphrag.errors import NotFoundError, StoreQueryError
+from graphrag.models import DeleteReport, WriteReport
+from graphrag.stores.arango.batch import WritePlan, split_payload
+from graphrag.stores.arango.mapping import Doc
+from graphrag.stores.arango.names import (
+    CHUNKS,
+    DOCUMENTS,
+    MENTIONS,
+    PART_OF,
+    WRITE_COLLECTIONS,
+)
+from graphrag.stores.arango.queries import Queries
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def in_transaction(db: StandardDatabase, work: Callable[[TransactionDatabase], T]) -> T:
+    """Run ``work`` in a stream transaction that writes :data:`WRITE_COLLECTIONS`.
+
+    The transaction is committed if ``work`` returns and aborted if it raises.
+    """
+    txn = db.begin_transaction(write=list(WRITE_COLLECTIONS))
+    try:
+        result = work(txn)
+        txn.commit_transaction()
+    except BaseException:
+        try:
+            txn.abort_transaction()
+        except Exception as exc:  # the server may have aborted it already
+            logger.debug("aborting stream transaction %s failed: %s", txn.transaction_id, exc)
+        raise
+    return result
+
+
+def _insert(txn: TransactionDatabase, collection: str, items: list[Doc], batch_size: int) -> None:
+    for part in split_payload(collection, items, max_items=batch_size):
+        txn.collection(collection).insert_many(
+            part, overwrite_mode="replace", raise_on_document_error=True
+        )
+
+
+def _check_external(txn: TransactionDatabase, queries: Queries, plan: WritePlan) -> None:
+    if not plan.external:
+        return
+    missing = queries.missing_entities(txn, plan.external)
+    if missing:
+        sources = ", ".join(repr(s) for s in list(plan.sources.values())[:3])
+        msg = (
+            f"documents {sources} were not written: mentions or relations reference unknown "
+            f"entities {sorted(missing)[:5]}; list every referenced entity in the document "
+            "graph (nothing of this batch was written)"
+        )
+        raise StoreQueryError(msg)
+
+
+def _upsert(
+    txn: TransactionDatabase,
+    run: Callable[[TransactionDatabase, list[Doc]], Doc],
+    kind: str,
+    items: list[Doc],
+    batch_size: int,
+) -> int:
+    written = 0
+    for part in split_payload(kind, items, max_items=batch_size):
+        written += int(run(txn, part).get("written") or 0)
+    return written
+
+
+def write_plan(
+    db: StandardDatabase, queries: Queries, plan: WritePlan, batch_size: int
+) -> WriteReport:
+    """Write one validated batch atomically, replacing documents that exist.
+
+    Args:
+        db: The store's database.
+        queries: The AQL queries.
+        plan: The batch from :func:`~graphrag.stores.arango.mapping.plan_batch`.
+        batch_size: Items per bulk request.
+
+    Returns:
+        What the batch wrote.
+
+    Raises:
+        StoreQueryError: If an entity is referenced but neither given nor stored.
+    """
+
+    def work(txn: TransactionDatabase) -> WriteReport:
+        relation_keys = [r["_key"] for r in plan.relations]
+        had = queries.count_existing(txn, plan.referenced, relation_keys)
+        queries.retract_documents(txn, plan.doc_keys)
+        removed = queries.delete_documents(txn, plan.doc_keys)
+        _check_external(txn, queries, plan)
+        for collection, items in (
+            (DOCUMENTS, plan.documents),
+            (CHUNKS, plan.chunks),
+            (PART_OF, plan.part_of),
+            (MENTIONS, plan.mentions),
+        ):
+            _insert(txn, collection, items, batch_size)
+        _upsert(txn, queries.upsert_entities, "entity", plan.entities, batch_size)
+        _upsert(txn, queries.upsert_relations, "relation", plan.relations, batch_size)
+        merges = sum(
+            queries.insert_merges(txn, part)
+            for part in split_payload("merge", plan.merges, max_items=batch_size)
+        )
+        return WriteReport(
+            documents=len(plan.doc_keys),
+            chunks=len(plan.chunks),
+            # "new" means absent before this write, not re-created after a retraction
+            entities_new=len(plan.referenced) - int(had.get("entities", 0)),
+            relations_new=len(relation_keys) - int(had.get("relations", 0)),
+            mentions=len(plan.mentions),
+            merges=merges,
+            replaced_documents=int(removed.get("replaced", 0)),
+        )
+
+    report = in_transaction(db, work)
+    logger.debug("wrote %d documents (%d chunks)", report.documents, report.chunks)
+    return report
+
+
+def delete_document(
+    db: StandardDatabase, queries: Queries, document_id: str, where: str
+) -> DeleteReport:
+    """Delete one document and exactly what only it supported, in one transaction.
+
+    Raises:
+        NotFoundError: If the document does not exist.
+    """
+
+    def work(txn: TransactionDatabase) -> DeleteReport:
+        if not queries.get_documents(txn, [document_id]):
+            msg = (
+                f"document {document_id} does not exist in the store at {where}; "
+                "list documents to find its id"
+            )
+            raise NotFoundError(msg)
+        pruned = queries.retract_documents(txn, [document_id])
+        removed = queries.delete_documents(txn, [document_id])
+        return DeleteReport(
+            document_id=document_id,
+            chunks=int(removed.get("chunks", 0)),
+            mentions=int(removed.get("mentions", 0)),
+            entities_removed=int(removed.get("entities_removed", 0)),
+            entities_updated=int(pruned.get("entities_updated", 0)),
+            relations_removed=int(removed.get("relations_removed", 0)),
+            relations_updated=int(pruned.get("relations_updated", 0)),
+        )
+
+    return in_transaction(db, work)

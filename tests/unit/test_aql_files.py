@@ -1,0 +1,275 @@
+"""The AQL files: they pass aql-lint, the typed methods bind exactly what each file uses,
+the shared expansion block is identical in its three files, and no Python builds AQL."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from graphrag.errors import ConfigError
+from graphrag.stores.arango.queries import AQL_DIR, Queries
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT = ROOT.parent / "shared" / "tools" / "aql-lint"
+PACKAGE = ROOT / "graphrag" / "stores" / "arango"
+needs_lint = pytest.mark.skipif(
+    not LINT.exists(), reason=f"aql-lint not found at {LINT} (shared tools missing)"
+)
+
+
+def lint(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(LINT), *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def lint_binds() -> dict[str, set[str]]:
+    if not LINT.exists():
+        pytest.skip(f"aql-lint not found at {LINT}")
+    done = lint("--list-binds", str(AQL_DIR))
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    return {
+        Path(path).resolve().relative_to(AQL_DIR).as_posix(): set(v["values"])
+        | set(v["collections"])
+        for path, v in listed.items()
+    }
+
+
+@needs_lint
+def test_every_aql_file_passes_aql_lint() -> None:
+    done = lint("-q", str(AQL_DIR))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "error" not in done.stdout
+
+
+@needs_lint
+def test_lint_catches_a_format_placeholder(tmp_path: Path) -> None:
+    bad = tmp_path / "bad_query.aql"
+    bad.write_text("FOR d IN {collection} RETURN d\n")
+    assert lint("-q", str(bad)).returncode == 1
+
+
+class _Cursor(list[Any]):
+    pass
+
+
+class _Row(dict[str, Any]):
+    """A canned row that also reads as a count (``insert_merges``, ``count_embeddings``)."""
+
+    def __int__(self) -> int:
+        return 1
+
+
+class RecordingAQL:
+    """Stands in for ``db.aql``: records (query, bind_vars) and returns canned rows."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def execute(self, query: str, *, bind_vars: dict[str, Any], batch_size: int) -> _Cursor:
+        self.calls.append((query, dict(bind_vars)))
+        return _Cursor([_Row(key="x", inserted=True)])
+
+
+class RecordingDb:
+    def __init__(self) -> None:
+        self.aql = RecordingAQL()
+
+
+def _invocations(q: Queries, db: Any) -> None:
+    """Call every typed query method once with plausible arguments."""
+    vec = list(np.ones(4) / 2.0)
+    q.get_documents(db, ["d_1"])
+    q.list_documents(db, "done", 10)
+    q.list_document_keys(db, "done")
+    q.set_document_status(db, {"_key": "d_1"}, "failed", "boom", "2026-01-01T00:00:00+00:00")
+    q.export_document(db, "d_1")
+    q.retract_documents(db, ["d_1"])
+    q.delete_documents(db, ["d_1"])
+    q.upsert_entities(db, [{"doc": {"_key": "e_1"}, "merge_aliases": []}])
+    q.upsert_relations(db, [{"_key": "r_1"}])
+    q.insert_merges(db, [{"_key": "x_1"}])
+    q.missing_entities(db, ["e_1"])
+    q.count_existing(db, ["e_1"], ["r_1"])
+    q.mark_merge_undone(db, "x_1", "2026-01-01T00:00:00+00:00")
+    q.get_chunks(db, ["c_1"])
+    q.get_entities(db, ["e_1"])
+    q.find_entities(db, ["curie"])
+    for target in ("chunks", "entities"):
+        q.search_vector(db, target, vec, 5, 16)
+        q.search_exact(db, target, vec, 5)
+    q.search_bm25(db, "radium", 5, sync=False)
+    q.expand_entities(
+        db, seeds=[], hops=2, degree_cap=5, max_entities=10, max_relations=10, graph="kg"
+    )
+    common = {
+        "query": vec,
+        "text": "radium",
+        "sync": True,
+        "k_chunks": 5,
+        "k_entities": 5,
+        "seed_ids": [],
+        "hops": 2,
+        "degree_cap": 5,
+        "max_entities": 10,
+        "max_relations": 10,
+        "graph": "kg",
+    }
+    q.retrieve_candidates(db, exact=True, binds=common)
+    q.retrieve_candidates(db, exact=False, binds={**common, "nprobe": 16})
+    q.fetch_subgraph(db, ["c_1"], ["e_1"], 5)
+    q.stats(db)
+    q.list_merges(db, None)
+    q.all_relations(db)
+    q.count_embeddings(db, "chunks")
+
+
+def test_each_method_binds_exactly_what_its_file_uses(lint_binds: dict[str, set[str]]) -> None:
+    queries = Queries()
+    db = RecordingDb()
+    _invocations(queries, db)
+    by_text = {queries.text(p.stem): p.name for p in AQL_DIR.glob("*.aql")}
+    used: set[str] = set()
+    for text, binds in db.aql.calls:
+        name = by_text[text]
+        used.add(name)
+        assert set(binds) == lint_binds[name], name
+    every = {p.name for p in AQL_DIR.glob("*.aql")}
+    assert used == every, f"AQL files without a method: {sorted(every - used)}"
+
+
+def test_candidates_binds_differ_only_by_nprobe(lint_binds: dict[str, set[str]]) -> None:
+    approx = lint_binds["retrieve_candidates.aql"]
+    exact = lint_binds["retrieve_candidates_exact.aql"]
+    assert approx - exact == {"nprobe"}
+    assert exact <= approx
+
+
+def _expansion_block(name: str) -> str:
+    text = (AQL_DIR / name).read_text()
+    start = text.index("// ---- expansion")
+    end = text.index("// ---- end of expansion ----")
+    return text[start:end]
+
+
+def test_expansion_block_is_identical_in_its_three_files() -> None:
+    block = _expansion_block("expand_entities.aql")
+    assert "LIMIT @degree_cap" in block
+    assert 'edgeCollections: ["relations"]' in block
+    for name in ("retrieve_candidates.aql", "retrieve_candidates_exact.aql"):
+        assert _expansion_block(name) == block, name
+
+
+def test_vector_queries_have_the_index_pattern() -> None:
+    """APPROX_NEAR_COSINE needs SORT ... DESC and LIMIT, with no FILTER before the LIMIT."""
+    for name in ("search_chunks_vector.aql", "search_entities_vector.aql"):
+        text = (AQL_DIR / name).read_text()
+        assert "APPROX_NEAR_COSINE" in text
+        assert "SORT score DESC" in text
+        assert "LIMIT @k" in text
+        assert "FILTER" not in text.split("LIMIT")[0]
+    exact = (AQL_DIR / "retrieve_candidates_exact.aql").read_text()
+    assert "APPROX_NEAR" not in exact
+    assert "COSINE_SIMILARITY" in exact
+
+
+def test_missing_aql_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no AQL query files"):
+        Queries(tmp_path).text("stats")
+    (tmp_path / "stats.aql").write_text("RETURN 1\n")
+    with pytest.raises(ConfigError, match=r"get_chunks\.aql is missing"):
+        Queries(tmp_path).text("get_chunks")
+
+
+_AQL_STATEMENT = re.compile(
+    r"\b(FOR\s+\w+(\s*,\s*\w+)*\s+IN\b|RETURN\s+[\w{(\[]|UPSERT\s*\{|REMOVE\s+\w+\s+IN\b|"
+    r"INSERT\s+\w+\s+INTO\b|COLLECT\s+\w+\s*=)"
+)
+
+
+def _is_docstring(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    parent = parents.get(node)
+    if not isinstance(parent, ast.Expr):
+        return False
+    owner = parents.get(parent)
+    body = getattr(owner, "body", None)
+    return bool(body) and body[0] is parent  # type: ignore[index]
+
+
+def _aql_strings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            if _AQL_STATEMENT.search(text):
+                found.append(f"{path.name}:{node.lineno}: f-string {text[:60]!r}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _is_docstring(node, parents) or isinstance(parents.get(node), ast.JoinedStr):
+                continue
+            if _AQL_STATEMENT.search(node.value):
+                found.append(f"{path.name}:{node.lineno}: string {node.value[:60]!r}")
+    return found
+
+
+def test_no_python_code_builds_aql() -> None:
+    files = [*PACKAGE.glob("*.py"), ROOT / "pipelines" / "migrate.py"]
+    offenders = [hit for path in files for hit in _aql_strings(path)]
+    assert offenders == []
+
+
+def test_the_aql_detector_sees_fstrings(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text('coll = "x"\nq = f"FOR d IN {coll} RETURN d"\nr = "FOR d IN x RETURN d"\n')
+    assert len(_aql_strings(sample)) == 2
+
+
+def test_analyst_queries_document_their_bind_parameters(lint_binds: dict[str, set[str]]) -> None:
+    from pipelines.analyst_queries import load_analyst_queries
+
+    queries = load_analyst_queries()
+    assert len(queries) == 6
+    by_name = {q["name"]: q for q in queries}
+    for path in sorted((AQL_DIR / "analyst").glob("*.aql")):
+        saved = by_name["KG: " + path.stem.replace("_", " ")]
+        assert set(saved["parameter"]) == lint_binds[f"analyst/{path.name}"], path.name
+        assert saved["value"] == path.read_text()
+
+
+def test_analyst_export_is_importable_json(tmp_path: Path) -> None:
+    from pipelines.analyst_queries import export_queries
+
+    out = tmp_path / "queries.json"
+    assert export_queries(out) == 6
+    loaded = json.loads(out.read_text())
+    assert all(set(q) == {"name", "value", "parameter"} for q in loaded)
+    assert all(isinstance(q["parameter"], dict) and q["parameter"] for q in loaded)
+
+
+def test_analyst_header_without_default_is_rejected(tmp_path: Path) -> None:
+    from pipelines.analyst_queries import load_analyst_queries
+
+    (tmp_path / "q.aql").write_text("// @params: limit\nFOR d IN documents LIMIT @limit RETURN d\n")
+    with pytest.raises(ConfigError, match="limit"):
+        load_analyst_queries(tmp_path)
+
+
+def test_saved_queries_merge_by_name() -> None:
+    from graphrag.stores.arango.users import merge_saved_queries
+
+    current = [{"name": "mine", "value": "RETURN 1", "parameter": {}}, {"name": "KG: a"}]
+    new = [{"name": "KG: a", "value": "RETURN 2", "parameter": {}}]
+    merged = merge_saved_queries(current, new)
+    assert [q["name"] for q in merged] == ["mine", "KG: a"]
+    assert merged[1]["value"] == "RETURN 2"

@@ -7,7 +7,7 @@ model inference) runs off the event loop inside the adapters.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from graphrag.models import (
@@ -16,6 +16,7 @@ from graphrag.models import (
     Candidates,
     Chunk,
     ChunkExtraction,
+    Community,
     DeleteReport,
     Document,
     DocumentGraph,
@@ -206,6 +207,21 @@ class GraphStore(DocumentStore, SearchIndex, GraphReader, Protocol):
 
     async def all_relations(self) -> list[Relation]:
         """Return every relation (without evidence text), for export and analysis."""
+        ...
+
+    async def save_analysis(
+        self, ranks: Mapping[str, float], communities: Sequence[Community]
+    ) -> None:
+        """Store entity ranks (unknown ids ignored) and replace all communities atomically.
+
+        Entities not in ``ranks`` keep no rank (``None``). Each community's members get a
+        ``member_of`` link; communities whose members were all deleted later disappear with
+        the next analysis.
+        """
+        ...
+
+    async def list_communities(self) -> list[Community]:
+        """Return the stored communities (level, then ordinal), members included."""
         ...
 
 

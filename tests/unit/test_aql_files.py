@@ -134,6 +134,34 @@ def _invocations(q: Queries, db: Any) -> None:
     q.count_embeddings(db, "chunks")
 
 
+def _direct_calls() -> dict[str, set[str]]:
+    """``queries.one/rows(db, "<file>", {literal binds})`` calls in the other package modules.
+
+    Modules besides queries.py (e.g. analysis.py) may run a file directly; their bind dicts
+    must be literals so that this test can compare their keys with the file's binds.
+    """
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE.glob("*.py"):
+        if path.name == "queries.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"one", "rows"}
+                and len(node.args) == 3
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, str)
+            ):
+                continue
+            binds = node.args[2]
+            assert isinstance(binds, ast.Dict), f"{path.name}:{node.lineno}: binds not a literal"
+            keys = {k.value for k in binds.keys if isinstance(k, ast.Constant)}
+            assert len(keys) == len(binds.keys), f"{path.name}:{node.lineno}: computed keys"
+            found[f"{node.args[1].value}.aql"] = {str(k) for k in keys}
+    return found
+
+
 def test_each_method_binds_exactly_what_its_file_uses(lint_binds: dict[str, set[str]]) -> None:
     queries = Queries()
     db = RecordingDb()
@@ -144,6 +172,10 @@ def test_each_method_binds_exactly_what_its_file_uses(lint_binds: dict[str, set[
         name = by_text[text]
         used.add(name)
         assert set(binds) == lint_binds[name], name
+    for name, keys in _direct_calls().items():
+        assert name in lint_binds, f"{name} is run but missing in aql/"
+        assert keys == lint_binds[name], name
+        used.add(name)
     every = {p.name for p in AQL_DIR.glob("*.aql")}
     assert used == every, f"AQL files without a method: {sorted(every - used)}"
 

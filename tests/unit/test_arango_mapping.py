@@ -295,7 +295,13 @@ def test_plan_merges_repeated_mentions_and_lists_external_entities() -> None:
     assert mention["surface_forms"] == ["Marie Curie", "Marie"]
     assert mention["spans"] == [[0, 11], [13, 18]]
     assert plan.external == [marie.id]
-    assert plan.entities == []
+    # the stored entity only gains the mentioning chunk as provenance (no name, no aliases),
+    # so retraction and orphan removal, which read source_ids, see this document's mention
+    (ref,) = plan.entities
+    assert ref == {
+        "doc": {"_key": marie.id, "aliases_norm": [], "source_ids": [g.chunks[0].id]},
+        "merge_aliases": [],
+    }
 
 
 def _broken(kind: str) -> DocumentGraph:

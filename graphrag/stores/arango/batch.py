@@ -23,6 +23,7 @@ from graphrag.stores.arango.mapping import (
     chunk_to_doc,
     document_to_doc,
     entity_payload,
+    entity_ref_payload,
     evidence_docs,
     mention_to_doc,
     merge_to_doc,
@@ -47,7 +48,8 @@ class WritePlan:
         chunks: ``chunks`` payload.
         part_of: ``part_of`` edges.
         mentions: ``mentions`` edges, one per (chunk, entity).
-        entities: ``upsert_entities.aql`` items (see :func:`entity_payload`).
+        entities: ``upsert_entities.aql`` items (:func:`entity_payload`, and
+            :func:`entity_ref_payload` for stored entities mentioned but not given).
         relations: ``relations`` edges with merged evidence.
         merges: ``merges`` payload.
         external: Entity ids referenced but not given (they must already be stored).
@@ -315,6 +317,13 @@ def plan_batch(graphs: Sequence[DocumentGraph], dim: int) -> WritePlan:
         for eid, entity in acc.entities.items()
     ]
     plan.external = sorted(acc.referenced - acc.entities.keys())
+    # stored entities that mentions reference without the graph listing them still gain the
+    # mentioning chunks as provenance (retraction and orphan removal read source_ids)
+    plan.entities += [
+        entity_ref_payload(eid, sorted(acc.sources[eid]))
+        for eid in plan.external
+        if acc.sources.get(eid)
+    ]
     plan.referenced = sorted(acc.referenced | acc.entities.keys())
     plan.relations = [relation_to_doc(r, ev) for r, ev in acc.relations.values()]
     plan.merges = [merge_to_doc(m) for m in acc.merges.values()]

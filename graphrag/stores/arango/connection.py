@@ -18,11 +18,11 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from arango.client import ArangoClient  # noqa: TID251
-from arango.database import StandardDatabase  # noqa: TID251
-from arango.exceptions import ArangoServerError  # noqa: TID251
-from arango.http import DefaultHTTPClient  # noqa: TID251
-from arango.response import Response  # noqa: TID251
+from arango.client import ArangoClient
+from arango.database import StandardDatabase
+from arango.exceptions import ArangoServerError
+from arango.http import DefaultHTTPClient
+from arango.response import Response
 from requests_toolbelt import MultipartEncoder
 
 from graphrag.config import ArangoSettings

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 import requests
-from arango.exceptions import ArangoClientError, ArangoServerError  # noqa: TID251
+from arango.exceptions import ArangoClientError, ArangoServerError
 
 from graphrag.errors import (
     GraphRAGError,
@@ -29,6 +29,7 @@ ERR_DATABASE_NOT_FOUND = 1228
 ERR_VECTOR_SEARCH_NOT_APPLIED = 1554
 ERR_VECTOR_INDEX_NOT_READY = 1555
 ERR_GRAPH_NOT_FOUND = 1924
+ERR_GRAPH_DUPLICATE = 1925
 ERR_CONFLICT = 1200
 
 SCHEMA_HINT = "run `graphrag schema --store arango` as an admin"

@@ -215,8 +215,7 @@ def chunk_label(chunk: Chunk, width: int = LABEL_WIDTH) -> str:
     if len(text) > width:
         cut = text[: width - 3]
         text = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "..."
-    snippet = text
-    return f"#{chunk.ordinal} {snippet}".rstrip()
+    return f"#{chunk.ordinal} {text}".rstrip()
 
 
 def doc_to_chunk(doc: Doc) -> Chunk:
@@ -279,6 +278,18 @@ def entity_payload(entity: Entity, source_ids: Sequence[str]) -> Doc:
         "doc": doc,
         "merge_aliases": [a for a in dict.fromkeys([entity.name, *aliases]) if a],
     }
+
+
+def entity_ref_payload(entity_id: str, source_ids: Sequence[str]) -> Doc:
+    """Return an ``upsert_entities.aql`` item that only adds provenance to a stored entity.
+
+    For an entity that mentions reference without listing it in the graph: its stored
+    fields stay, ``source_ids``/``mention_count`` gain the mentioning chunks. The write
+    checks first (same transaction) that it is stored, so the INSERT branch never runs.
+    """
+    ids = sorted(set(source_ids))
+    doc: Doc = {"_key": entity_id, "aliases_norm": [], "source_ids": ids}
+    return {"doc": doc, "merge_aliases": []}
 
 
 def doc_to_entity(doc: Doc, *, with_provenance: bool = True) -> Entity:

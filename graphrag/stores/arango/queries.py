@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from arango.cursor import Cursor  # noqa: TID251
-from arango.database import Database  # noqa: TID251
+from arango.cursor import Cursor
+from arango.database import Database
 
 from graphrag.errors import ConfigError
 

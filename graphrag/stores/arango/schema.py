@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from arango.collection import StandardCollection  # noqa: TID251
-from arango.database import Database, StandardDatabase  # noqa: TID251
-from arango.exceptions import ArangoServerError, IndexCreateError  # noqa: TID251
+from arango.collection import StandardCollection
+from arango.database import Database, StandardDatabase
+from arango.exceptions import ArangoServerError, IndexCreateError
 
 from graphrag.config import ArangoSettings
 from graphrag.errors import SchemaError
@@ -28,7 +28,7 @@ from graphrag.stores.arango.errors import (
     ERR_DATABASE_NOT_FOUND,
     ERR_DUPLICATE_NAME,
     ERR_FORBIDDEN,
-    ERR_VECTOR_INDEX_NOT_READY,
+    ERR_GRAPH_DUPLICATE,
     SCHEMA_HINT,
 )
 from graphrag.stores.arango.mapping import now_text
@@ -180,12 +180,28 @@ def _cluster_options(settings: ArangoSettings) -> Doc:
     return options
 
 
+def _create(what: str, fn: Callable[[], object]) -> None:
+    """Run a create call; another process creating the same object meanwhile is fine."""
+    try:
+        fn()
+    except ArangoServerError as exc:
+        if exc.error_code not in (ERR_DUPLICATE_NAME, ERR_GRAPH_DUPLICATE):
+            raise
+        logger.info("%s was created concurrently", what)
+        return
+    logger.info("created %s", what)
+
+
 def _ensure_collections(db: StandardDatabase, settings: ArangoSettings) -> None:
     existing = {c["name"] for c in cast(list[Doc], db.collections())}
+    options = _cluster_options(settings)
     for name in ALL_COLLECTIONS:
         if name not in existing:
-            db.create_collection(name, edge=name in EDGE_COLLECTIONS, **_cluster_options(settings))
-            logger.info("created collection %s", name)
+            edge = name in EDGE_COLLECTIONS
+            _create(
+                f"collection {name}",
+                lambda n=name, e=edge: db.create_collection(n, edge=e, **options),  # type: ignore[misc]
+            )
 
 
 def _ensure_graph(db: StandardDatabase, settings: ArangoSettings) -> None:
@@ -199,8 +215,12 @@ def _ensure_graph(db: StandardDatabase, settings: ArangoSettings) -> None:
     ]
     name = settings.graph_name
     if not db.has_graph(name):
-        db.create_graph(name, edge_definitions=definitions, **_cluster_options(settings))
-        logger.info("created named graph %s", name)
+        _create(
+            f"named graph {name}",
+            lambda: db.create_graph(
+                name, edge_definitions=definitions, **_cluster_options(settings)
+            ),
+        )
         return
     graph = db.graph(name)
     present = {d["edge_collection"] for d in cast(list[Doc], graph.edge_definitions())}
@@ -244,12 +264,14 @@ def _ensure_indexes(db: StandardDatabase) -> None:
 def _ensure_view(db: StandardDatabase) -> None:
     views = {v.get("name") for v in cast(list[Doc], db.views())}
     if CHUNKS_VIEW not in views:
-        db.create_view(
-            CHUNKS_VIEW,
-            "search-alias",
-            {"indexes": [{"collection": CHUNKS, "index": CHUNKS_TEXT_INDEX}]},
+        _create(
+            f"search-alias view {CHUNKS_VIEW}",
+            lambda: db.create_view(
+                CHUNKS_VIEW,
+                "search-alias",
+                {"indexes": [{"collection": CHUNKS, "index": CHUNKS_TEXT_INDEX}]},
+            ),
         )
-        logger.info("created search-alias view %s", CHUNKS_VIEW)
 
 
 def read_meta(db: Database) -> Doc | None:
@@ -395,12 +417,17 @@ def _build_one(
     try:
         info = cast(Doc, coll.add_index(definition))
     except IndexCreateError as exc:
-        if _feature_disabled(exc):
+        if _feature_disabled(exc) or exc.http_code in (401, 403, 503):
             raise
-        if exc.error_code == ERR_VECTOR_INDEX_NOT_READY:  # <= 3.12.9: created but unusable
-            _drop_vector_indexes(coll)
-            return {"usable": False, "documents": documents, "reason": str(exc.error_message)}
-        raise
+        # <= 3.12.9 a failed training is an error (1555...) and leaves an unusable index;
+        # 3.12.4/5 reject sparse indexes over documents without embeddings: exact scans
+        logger.warning(
+            "vector index on %s.embedding could not be built (%s); using exact scans",
+            collection, exc.message,
+        )  # fmt: skip
+        _drop_vector_indexes(coll)
+        reason = f"creation failed: [{exc.error_code}] {exc.error_message or exc.message}"
+        return {"usable": False, "documents": documents, "reason": reason}
     if training_state(info) == "unusable":  # >= 3.12.10 reports failed training this way
         usable, reason = False, str(info.get("errorMessage") or "training failed")
     else:  # confirm through the index list (trainingState since 3.12.9)
@@ -431,7 +458,8 @@ def build_vector_indexes(
         Per collection ``{usable, documents, n_lists?, reason}``, plus ``vector_feature``.
     """
     meta = require_meta(db, db.name)
-    feature: bool | None = meta.get("vector_feature")
+    # probed anew on every build: a server restarted with --vector-index must get indexes
+    feature: bool | None = None
     report: Doc = {}
     for collection in VECTOR_TARGETS:
         documents = queries.count_embeddings(db, collection)
@@ -459,6 +487,8 @@ def build_vector_indexes(
                 reason = "the server runs without --vector-index: exact scans"
                 report[collection] = {"usable": False, "documents": documents, "reason": reason}
         _log_choice(collection, report[collection])
+    if feature is None:  # nothing was tried (small collections): keep what is known
+        feature = meta.get("vector_feature")
     usable = any(bool(v.get("usable")) for v in report.values())
     update = {"_key": META_KEY, "vector_feature": feature, "vector_index": usable}
     db.collection(META).update({**update, "vector_indexes": report}, merge=False)

@@ -13,8 +13,8 @@ import logging
 import threading
 from typing import Any, cast
 
-from arango.database import Database  # noqa: TID251
-from arango.exceptions import AQLQueryExecuteError  # noqa: TID251
+from arango.database import Database
+from arango.exceptions import AQLQueryExecuteError
 
 from graphrag.stores.arango import schema
 from graphrag.stores.arango.errors import (

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from arango.database import StandardDatabase  # noqa: TID251
+from arango.database import StandardDatabase
 
 from graphrag.config import ArangoSettings
 from graphrag.errors import NotFoundError, StoreQueryError

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
-from arango.database import StandardDatabase  # noqa: TID251
+from arango.database import StandardDatabase
 
 from graphrag.config import ArangoSettings
 from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection

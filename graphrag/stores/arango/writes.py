@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from arango.database import StandardDatabase, TransactionDatabase  # noqa: TID251
+from arango.database import StandardDatabase, TransactionDatabase
 
 from graphrag.errors import NotFoundError, StoreQueryError
 from graphrag.models import DeleteReport, WriteReport

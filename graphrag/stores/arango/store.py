@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from arango.database import StandardDatabase
@@ -23,6 +23,7 @@ from graphrag.models import (
     CandidateRequest,
     Candidates,
     Chunk,
+    Community,
     DeleteReport,
     Document,
     DocumentGraph,
@@ -38,8 +39,8 @@ from graphrag.models import (
     WriteReport,
 )
 from graphrag.ports import SearchTarget
+from graphrag.stores.arango import analysis, schema
 from graphrag.stores.arango import mapping as m
-from graphrag.stores.arango import schema
 from graphrag.stores.arango.batch import first_unknown, plan_batch, validate_in_order
 from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection
 from graphrag.stores.arango.names import CHUNKS, ENTITIES
@@ -507,6 +508,23 @@ class ArangoGraphStore:
         document.
         """
         return self._document_graphs()
+
+    async def save_analysis(
+        self, ranks: Mapping[str, float], communities: Sequence[Community]
+    ) -> None:
+        """Store entity ranks and replace all communities atomically (one stream transaction)."""
+        await analysis.save_analysis(
+            self._conn,
+            self._queries,
+            ranks,
+            communities,
+            dim=await self._require_dim(),
+            batch_size=self._settings.batch_size,
+        )
+
+    async def list_communities(self) -> list[Community]:
+        """Return the stored communities (level, then ordinal), members in saved order."""
+        return await analysis.list_communities(self._conn, self._queries)
 
     async def all_relations(self) -> list[Relation]:
         """Return every relation with weight and supporting chunks (no evidence text)."""

@@ -180,7 +180,7 @@ def all_relations(conn: sqlite3.Connection) -> list[Relation]:
         if chunk_id not in chunks[rid]:
             chunks[rid].append(chunk_id)
     return [
-        Relation(
+        Relation.model_construct(  # trusted rows: skip validation (200k relations: seconds)
             id=rid,
             source_id=src,
             target_id=dst,
@@ -188,6 +188,7 @@ def all_relations(conn: sqlite3.Connection) -> list[Relation]:
             kind=RelationKind(kind),
             weight=weights.get(rid, 0.0),
             description=desc,
+            evidence=[],
             source_chunk_ids=chunks.get(rid, []),
         )
         for rid, src, dst, predicate, kind, desc in conn.execute(
@@ -211,7 +212,7 @@ def list_merges(conn: sqlite3.Connection, alias_ids: Sequence[str] | None) -> li
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Return object counts for :class:`~graphrag.models.StoreStats`."""
-    tables = ("documents", "chunks", "entities", "relations", "mentions", "merges")
+    tables = ("documents", "chunks", "entities", "relations", "mentions", "merges", "communities")
     result = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # noqa: S608
     failed = conn.execute(
         "SELECT count(*) FROM documents WHERE status = ?", (str(DocumentStatus.FAILED),)

@@ -14,8 +14,11 @@ from graphrag.errors import SchemaError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-"""Version of the tables below; a newer file is refused, an older one would be migrated."""
+SCHEMA_VERSION = 2
+"""Version of the tables below; a newer file is refused, an older one is migrated.
+
+Version 2 added ``communities`` and ``community_members`` (graph analysis).
+"""
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -119,8 +122,42 @@ CREATE TABLE IF NOT EXISTS merges (
 CREATE INDEX IF NOT EXISTS merges_alias ON merges (alias_id);
 """
 
+_COMMUNITY_TABLES = """
+CREATE TABLE IF NOT EXISTS communities (
+    id TEXT PRIMARY KEY,
+    level INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS communities_order ON communities (level, ordinal);
+CREATE TABLE IF NOT EXISTS community_members (
+    community_id TEXT NOT NULL REFERENCES communities (id) ON DELETE CASCADE,
+    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (community_id, entity_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS community_members_entity ON community_members (entity_id);
+"""
+"""Version 2: communities and their members. A member row goes with its entity (``ON DELETE
+CASCADE``), so a community lists only live entities until the next analysis replaces it."""
+
+_MIGRATIONS: dict[int, str] = {1: _COMMUNITY_TABLES}
+"""DDL that upgrades a file from the version (key) to the next one."""
+
 _OUR_TABLES = frozenset(
-    {"meta", "documents", "chunks", "entities", "entity_names", "mentions", "relations"}
+    {
+        "meta",
+        "documents",
+        "chunks",
+        "entities",
+        "entity_names",
+        "mentions",
+        "relations",
+        "communities",
+        "community_members",
+    }
 )
 
 
@@ -210,14 +247,16 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
             for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         if "meta" in tables:
-            _check_meta(_meta(conn), path, embedding_model, dim)
+            meta = _meta(conn)
+            _check_meta(meta, path, embedding_model, dim)
+            _migrate(conn, path, int(meta.get("schema_version", str(SCHEMA_VERSION))))
         elif tables - _OUR_TABLES - {"sqlite_sequence"}:
             msg = (
                 f"{path} is an SQLite database but not a graphrag embedded store (it has tables "
                 f"{sorted(tables)[:5]}); use another GRAPHRAG_EMBEDDED__PATH"
             )
             raise SchemaError(msg)
-        for statement in _split_script(_TABLES):
+        for statement in _split_script(_TABLES + _COMMUNITY_TABLES):
             conn.execute(statement)
         defaults = {
             "schema_version": str(SCHEMA_VERSION),
@@ -235,6 +274,15 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
         raise
     logger.debug("embedded store %s ready (schema v%d, %s/%d)", path, version, embedding_model, dim)
     return version
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Upgrade an older file to :data:`SCHEMA_VERSION` inside the caller's transaction."""
+    for step in range(max(version, 1), SCHEMA_VERSION):
+        for statement in _split_script(_MIGRATIONS[step]):
+            conn.execute(statement)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step + 1),))
+        logger.info("migrated the embedded store %s from schema v%d to v%d", path, step, step + 1)
 
 
 def _split_script(script: str) -> list[str]:

@@ -1,8 +1,9 @@
 """``EmbeddedGraphStore``: the default :class:`~graphrag.ports.GraphStore`, one SQLite file.
 
 SQLite in WAL mode holds documents, chunks (with an FTS5 index for BM25), entities,
-mentions, relations with their evidence, and merge records. Vector search and graph
-traversal run on numpy indexes kept in memory and rebuilt lazily after writes.
+mentions, relations with their evidence, merge records and the graph analysis (entity
+ranks, communities). Vector search and graph traversal run on numpy indexes kept in memory
+and rebuilt lazily after writes.
 
 Blocking work runs in worker threads (``asyncio.to_thread``): one write connection guarded
 by a lock, and one read connection per thread (WAL readers never block the writer).
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -26,6 +27,7 @@ from graphrag.models import (
     CandidateRequest,
     Candidates,
     Chunk,
+    Community,
     DeleteReport,
     Document,
     DocumentGraph,
@@ -41,7 +43,7 @@ from graphrag.models import (
     WriteReport,
 )
 from graphrag.ports import SearchTarget
-from graphrag.stores.embedded import graph, reads, schema, writes
+from graphrag.stores.embedded import analysis, graph, reads, schema, writes
 from graphrag.stores.embedded.index import GraphIndex, VectorMatrix, as_query_vector, fts_query
 
 logger = logging.getLogger(__name__)
@@ -473,3 +475,27 @@ class EmbeddedGraphStore:
     async def all_relations(self) -> list[Relation]:
         """Return every relation with weight and supporting chunks (no evidence text)."""
         return await self._run(self._read, reads.all_relations)
+
+    # ------------------------------------------------------------------ analysis
+
+    def _save_analysis(self, ranks: Mapping[str, float], communities: list[Community]) -> None:
+        self._require_open()
+        self._write(analysis.save, analysis.prepare(ranks, communities, self._dim))
+
+    async def save_analysis(
+        self, ranks: Mapping[str, float], communities: Sequence[Community]
+    ) -> None:
+        """Store entity ranks and replace all communities in one transaction.
+
+        Entities not in ``ranks`` get no rank (``None``); unknown entity ids (in ranks or
+        members) are ignored. A member leaves its community when its entity is deleted.
+
+        Raises:
+            StoreQueryError: On a non-finite rank, a repeated community id or a community
+                embedding of another dimension (nothing is written).
+        """
+        await self._run(self._save_analysis, dict(ranks), list(communities))
+
+    async def list_communities(self) -> list[Community]:
+        """Return the stored communities (level, then ordinal), members in saved order."""
+        return await self._run(self._read, analysis.list_communities)

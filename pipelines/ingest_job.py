@@ -1,0 +1,271 @@
+"""The ingest job: discover files, load them, build the graph in batches.
+
+A file that cannot be loaded is recorded and skipped; the other files go on. Documents are
+handed to :class:`~graphrag.build.GraphBuilder` in batches of ``batch_size``; the builder
+skips unchanged documents (same content hash) unless ``force`` is set, so a rerun after a
+crash or an edit only does the missing work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphrag.build import IngestReport
+from graphrag.errors import IngestError
+from graphrag.ids import document_id
+from graphrag.ingest.discover import discover
+from graphrag.ingest.loaders import load_file
+from graphrag.models import Document
+from graphrag.ports import GraphStore
+from graphrag.runtime import Components
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with ``(documents processed, documents loaded so far)``."""
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest job did, for the summary table.
+
+    Attributes:
+        files: Files found by discovery.
+        input_errors: ``(input, reason)`` of inputs that matched no file.
+        file_errors: ``(path, reason)`` of files that could not be loaded.
+        documents: Documents loaded from the files.
+        report: The builder's merged report.
+        seconds: Wall time of the whole job (loading included).
+    """
+
+    files: int = 0
+    input_errors: list[tuple[str, str]] = field(default_factory=list)
+    file_errors: list[tuple[str, str]] = field(default_factory=list)
+    documents: int = 0
+    report: IngestReport = field(default_factory=IngestReport)
+    seconds: float = 0.0
+
+    @property
+    def new(self) -> int:
+        """Documents written for the first time."""
+        return self.report.written - self.report.replaced
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        """Every failure (inputs, files, documents) as ``(input, path or source, reason)``."""
+        return [*self.input_errors, *self.file_errors, *self.report.failed]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file loaded and every document was built."""
+        return not self.failures
+
+    @property
+    def docs_per_second(self) -> float:
+        """Documents handled per second of wall time."""
+        return self.documents / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        """Chunks written per second of wall time."""
+        return self.report.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
+def _load_one(path: Path, components: Components) -> list[Document]:
+    return load_file(path, components.settings.ingest)
+
+
+def discover_inputs(
+    inputs: Sequence[str | Path], *, recursive: bool = True
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand paths, folders and globs into the files to load.
+
+    Returns:
+        The files in a stable order and ``(input, reason)`` for inputs that matched nothing.
+    """
+    paths, errors = discover([str(i) for i in inputs], recursive=recursive)
+    return list(paths), [(e.path, e.reason) for e in errors]
+
+
+async def run_ingest(
+    components: Components,
+    inputs: Sequence[str | Path],
+    *,
+    force: bool = False,
+    batch_size: int = 256,
+    recursive: bool = True,
+    progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Discover, load and ingest files through the builder.
+
+    Args:
+        components: The open components (store, builder, ...).
+        inputs: Files, folders or glob patterns.
+        force: Rebuild documents even when their content is unchanged.
+        batch_size: Documents per builder call.
+        recursive: Descend into sub-folders.
+        progress: Optional callback for a progress bar.
+
+    Returns:
+        The summary; failures are listed in it, not raised.
+    """
+    if batch_size < 1:
+        msg = f"batch size must be at least 1 (got {batch_size})"
+        raise ValueError(msg)
+    start = time.perf_counter()
+    paths, errors = await asyncio.to_thread(discover_inputs, inputs, recursive=recursive)
+    summary = IngestSummary(files=len(paths), input_errors=errors)
+    pending: list[Document] = []
+    done = 0
+    for path in paths:
+        try:
+            documents = await asyncio.to_thread(_load_one, path, components)
+        except IngestError as exc:
+            logger.info("skipping %s: %s", exc.path, exc.reason)
+            summary.file_errors.append((exc.path, exc.reason))
+            continue
+        summary.documents += len(documents)
+        pending.extend(documents)
+        while len(pending) >= batch_size:
+            batch, pending = pending[:batch_size], pending[batch_size:]
+            done = await _ingest_batch(components, batch, summary, force=force, done=done)
+            _notify(progress, done, summary.documents)
+        _notify(progress, done, summary.documents)
+    if pending:
+        done = await _ingest_batch(components, pending, summary, force=force, done=done)
+    _notify(progress, done, summary.documents)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+async def ingest_documents(
+    components: Components,
+    documents: Sequence[Document],
+    *,
+    force: bool = False,
+    batch_size: int = 256,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest already loaded documents in batches (datasets, re-ingests).
+
+    Returns:
+        The merged builder report.
+    """
+    summary = IngestSummary(documents=len(documents))
+    done = 0
+    for start in range(0, len(documents), batch_size):
+        batch = list(documents[start : start + batch_size])
+        done = await _ingest_batch(components, batch, summary, force=force, done=done)
+        _notify(progress, done, len(documents))
+    return summary.report
+
+
+async def _ingest_batch(
+    components: Components,
+    batch: list[Document],
+    summary: IngestSummary,
+    *,
+    force: bool,
+    done: int,
+) -> int:
+    report = await components.builder.ingest(batch, force=force)
+    summary.report = summary.report.merge(report)
+    logger.info(
+        "batch of %d: %d written, %d unchanged, %d failed in %.1fs",
+        len(batch),
+        report.written,
+        report.unchanged,
+        len(report.failed),
+        report.seconds,
+    )
+    return done + len(batch)
+
+
+def _notify(progress: ProgressCallback | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+async def reingest_documents(
+    components: Components, document_ids: Sequence[str]
+) -> tuple[IngestReport, list[tuple[str, str]]]:
+    """Rebuild stored documents from their source files, forcing a rebuild.
+
+    Used after a merge is undone: the affected documents are re-loaded from the file their
+    source names (``<path>`` or ``<path>#<record>``) and ingested with ``force``.
+
+    Returns:
+        The builder report and ``(source, reason)`` of documents that could not be re-loaded
+        (file gone, record gone, or a source that is not a file); re-ingest those by hand.
+    """
+    stored = await components.store.get_documents(list(document_ids))
+    wanted = {d.id for d in stored}
+    missing = [(i, "not in the store any more") for i in document_ids if i not in wanted]
+    by_file: dict[Path, list[str]] = {}
+    for doc in stored:
+        by_file.setdefault(Path(doc.source.split("#", 1)[0]), []).append(doc.source)
+    reloaded: list[Document] = []
+    for path, sources in by_file.items():
+        if not await asyncio.to_thread(path.is_file):
+            missing += [(s, f"source file {path} not found; re-ingest it") for s in sources]
+            continue
+        try:
+            documents = await asyncio.to_thread(_load_one, path, components)
+        except IngestError as exc:
+            missing += [(s, exc.reason) for s in sources]
+            continue
+        found = [d for d in documents if d.id in wanted]
+        found_sources = {d.source for d in found}
+        missing += [(s, "record no longer in its file") for s in sources if s not in found_sources]
+        reloaded.extend(found)
+    report = await components.builder.ingest(reloaded, force=True) if reloaded else IngestReport()
+    return report, missing
+
+
+async def find_document_ids(store: GraphStore, ref: str) -> list[str]:
+    """Return the ids of the stored documents ``ref`` names.
+
+    ``ref`` may be a document id, a source as stored, or a file path (relative paths are
+    resolved); a JSON/JSONL/CSV file names all of its records (sources ``<path>#...``).
+
+    Returns:
+        The matching document ids (empty when nothing matches).
+    """
+    for candidate in (ref, document_id(ref)):
+        found = await store.get_document(candidate)
+        if found is not None:
+            return [found.id]
+    source = await asyncio.to_thread(lambda: str(Path(ref).expanduser().resolve()))
+    found = await store.get_document(document_id(source))
+    if found is not None:
+        return [found.id]
+    prefix = source + "#"
+    return [d.id for d in await store.list_documents() if d.source.startswith(prefix)]
+
+
+async def undo_merge_and_reingest(
+    components: Components, merge_id: str
+) -> tuple[int, IngestSummary, list[tuple[str, str]]]:
+    """Undo a merge, then rebuild the documents it touched from their source files.
+
+    Returns:
+        The number of affected documents, the re-ingest summary and ``(source, reason)`` of
+        documents that must be re-ingested by hand.
+
+    Raises:
+        NotFoundError: If there is no such merge.
+    """
+    from graphrag.resolve import undo_merge
+
+    start = time.perf_counter()
+    document_ids = await undo_merge(components.store, merge_id)
+    report, missing = await reingest_documents(components, document_ids)
+    summary = IngestSummary(
+        documents=report.seen, report=report, seconds=time.perf_counter() - start
+    )
+    return len(document_ids), summary, missing

@@ -1,0 +1,305 @@
+"""Human-facing reports: rich tables for the CLI and the evaluation outputs.
+
+Evaluation outputs (``write_eval_report``): ``results.json`` (everything, per question too),
+``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, p50 ms, p95 ms) and
+``recall.png`` (grouped bars of R@2/R@5/R@10 per mode, matplotlib's Agg backend).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from graphrag.evaluation import ALL_GOLD_KS, RECALL_KS, ModeScores
+from graphrag.models import (
+    Answer,
+    AnswerKind,
+    DeleteReport,
+    MergeRecord,
+    RetrievedContext,
+    StoreStats,
+)
+
+if TYPE_CHECKING:
+    from pipelines.eval_job import EvalRun
+    from pipelines.ingest_job import IngestSummary
+
+EXTRACTIVE_NOTE = (
+    "extractive answer (no LLM configured): the sentences below are quoted verbatim from the "
+    "retrieved passages"
+)
+
+
+def ingest_table(summary: IngestSummary) -> Table:
+    """Return the ingest summary table (files, documents, graph counts, throughput)."""
+    report = summary.report
+    table = Table(title="Ingest summary", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("count", justify="right")
+    rows: list[tuple[str, str]] = [
+        ("inputs not found", str(len(summary.input_errors))),
+        ("files", f"{summary.files} ({len(summary.file_errors)} failed)"),
+        ("documents", str(summary.documents)),
+        ("  new", str(summary.new)),
+        ("  replaced", str(report.replaced)),
+        ("  unchanged", str(report.unchanged)),
+        ("  failed", str(len(report.failed))),
+        ("chunks", str(report.chunks)),
+        ("entities (new)", str(report.entities_new)),
+        ("relations (new)", str(report.relations_new)),
+        ("mentions", str(report.mentions)),
+        ("merges", str(report.merges)),
+        ("seconds", f"{summary.seconds:.1f}"),
+        (
+            "throughput",
+            f"{summary.docs_per_second:.1f} docs/s, {summary.chunks_per_second:.1f} chunks/s",
+        ),
+    ]
+    for name, value in rows:
+        if name == "inputs not found" and not summary.input_errors:
+            continue
+        if name == "files" and not summary.files and not summary.file_errors:
+            continue  # documents re-loaded by id (undo of a merge), not discovered files
+        table.add_row(name, value)
+    return table
+
+
+def progress_bar(label: str, console: Console) -> Progress:
+    """A transient rich progress bar (silent when ``console`` is not a terminal)."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def progress_callback(progress: Progress, label: str) -> Callable[[int, int], None]:
+    """Return a ``(done, total)`` callback that drives one task of ``progress``."""
+    task = progress.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=max(total, done))
+
+    return update
+
+
+def print_failures(console: Console, failures: Sequence[tuple[str, str]]) -> None:
+    """Print one red line per failure: ``path: reason``."""
+    for path, reason in failures:
+        console.print(f"[red]{escape(path)}: {escape(reason)}[/red]", soft_wrap=True)
+
+
+def print_answer(console: Console, answer: Answer, *, show_context: bool = True) -> None:
+    """Print an answer, its citations and (optionally) the retrieved context with timings."""
+    label = "extractive" if answer.kind is AnswerKind.EXTRACTIVE else "LLM"
+    console.print(f"[bold]Q:[/bold] {escape(answer.question)}", soft_wrap=True)
+    console.print(
+        f"[bold]A[/bold] ({label}, mode {answer.mode.value}): {escape(answer.text)}",
+        soft_wrap=True,
+    )
+    if answer.kind is AnswerKind.EXTRACTIVE and not answer.notes:
+        console.print(f"[dim]{EXTRACTIVE_NOTE}[/dim]")
+    for note in answer.notes:
+        console.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
+    for citation in answer.citations:
+        console.print(
+            f"  [{citation.marker}] {citation.title} ({citation.source}) chunk {citation.chunk_id}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    if show_context and answer.context is not None:
+        console.print(context_table(answer.context))
+        print_graph_context(console, answer.context)
+        timings = ", ".join(f"{k} {v:.1f} ms" for k, v in answer.context.timings.items())
+        if timings:
+            console.print(f"[dim]timings: {timings}[/dim]", soft_wrap=True)
+
+
+def context_table(context: RetrievedContext) -> Table:
+    """Return the retrieved chunks with their scores, documents and chunk ids."""
+    table = Table(title=f"Context ({len(context.chunks)} chunks, {context.token_count} tokens)")
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("document / chunk", overflow="fold")
+    table.add_column("text")
+    for rank, chunk in enumerate(context.chunks, start=1):
+        text = chunk.text if len(chunk.text) <= 160 else chunk.text[:157] + "..."
+        table.add_row(
+            str(rank), f"{chunk.score:.3f}", escape(f"{chunk.title}\n{chunk.id}"), escape(text)
+        )
+    return table
+
+
+def print_graph_context(console: Console, context: RetrievedContext) -> None:
+    """Print the context's entities and relations, one line each kind (names, not ids)."""
+    if context.entities:
+        names = ", ".join(f"{e.name} ({e.type})" for e in context.entities[:20])
+        console.print(f"[bold]entities:[/bold] {escape(names)}", soft_wrap=True)
+    if context.relations:
+        by_id = {e.id: e.name for e in context.entities}
+        rels = "; ".join(
+            f"{by_id.get(r.source_id, r.source_id)} -{r.predicate}-> "
+            f"{by_id.get(r.target_id, r.target_id)}"
+            for r in context.relations[:10]
+        )
+        console.print(f"[bold]relations:[/bold] {escape(rels)}", soft_wrap=True)
+
+
+def stats_table(stats: StoreStats) -> Table:
+    """Return the store counts."""
+    table = Table(title=escape(f"Store {stats.backend} at {stats.location}"))
+    table.add_column("object")
+    table.add_column("count", justify="right")
+    for name in (
+        "documents",
+        "failed_documents",
+        "chunks",
+        "entities",
+        "relations",
+        "mentions",
+        "merges",
+        "communities",
+        "schema_version",
+    ):
+        table.add_row(name.replace("_", " "), str(getattr(stats, name)))
+    return table
+
+
+def delete_table(report: DeleteReport) -> Table:
+    """Return what deleting a document removed."""
+    table = Table(title=f"Deleted document {report.document_id}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, value in report.model_dump(exclude={"document_id"}).items():
+        table.add_row(name.replace("_", " "), str(value))
+    return table
+
+
+def print_merges(
+    console: Console, records: Sequence[MergeRecord], names: Mapping[str, str]
+) -> None:
+    """Print one line per merge: id, alias (type) -> canonical name, method, score, undone.
+
+    Lines, not a table, so full merge ids can be copied into ``graphrag merges --undo``.
+    """
+    active = sum(1 for r in records if r.undone_at is None)
+    console.print(f"{len(records)} merges ({active} active)")
+    for record in records:
+        canonical = names.get(record.canonical_id, record.canonical_id)
+        undone = (
+            f" undone {record.undone_at.isoformat(timespec='seconds')}" if record.undone_at else ""
+        )
+        console.print(
+            f"{record.id}  {record.alias_name} ({record.alias_type}) -> {canonical}  "
+            f"[{record.method} {record.score:.3f}]{undone}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def eval_table(scores: Sequence[ModeScores]) -> Table:
+    """Return the evaluation scores (percent) and latencies as a rich table."""
+    table = Table(title="Retrieval evaluation")
+    headers = _headers()
+    for position, header in enumerate(headers):
+        table.add_column(header, justify="left" if position == 0 else "right")
+    for row in _rows(scores):
+        table.add_row(*row)
+    return table
+
+
+def eval_markdown(run: EvalRun) -> str:
+    """Return ``results.md``: a heading, the setup line and the scores table."""
+    lines = [
+        f"# Retrieval evaluation: {run.dataset}",
+        "",
+        f"{run.questions} questions, {run.passages} passages, created {run.created_at}. "
+        "Recall and all-gold in percent; latency is retrieval wall time (warm).",
+        "",
+        "| " + " | ".join(_headers()) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(_headers()) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(run.scores)]
+    return "\n".join(lines) + "\n"
+
+
+def write_eval_report(run: EvalRun) -> dict[str, Path]:
+    """Write ``results.json``, ``results.md`` and ``recall.png`` into ``run.out_dir``.
+
+    Returns:
+        The written paths by kind (``json``, ``markdown``, ``plot``).
+    """
+    out = run.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out / "results.json",
+        "markdown": out / "results.md",
+        "plot": out / "recall.png",
+    }
+    paths["json"].write_text(json.dumps(run.to_dict(), indent=2), encoding="utf-8")
+    paths["markdown"].write_text(eval_markdown(run), encoding="utf-8")
+    plot_recall(run.scores, paths["plot"], title=f"Recall@k on {run.dataset}")
+    return paths
+
+
+def plot_recall(scores: Sequence[ModeScores], path: Path, *, title: str) -> None:
+    """Draw grouped bars of R@2/R@5/R@10 per mode into a PNG file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(scores) + 2), 4.0))
+    width = 0.8 / len(RECALL_KS)
+    for position, k in enumerate(RECALL_KS):
+        xs = [i + (position - (len(RECALL_KS) - 1) / 2) * width for i in range(len(scores))]
+        values = [100.0 * s.recall[k] for s in scores]
+        bars = ax.bar(xs, values, width, label=f"R@{k}")
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(range(len(scores)), [s.mode for s in scores])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("recall (%)")
+    ax.set_title(title)
+    ax.legend(loc="upper left", ncols=len(RECALL_KS))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _headers() -> list[str]:
+    return [
+        "mode",
+        *(f"R@{k}" for k in RECALL_KS),
+        *(f"AG@{k}" for k in ALL_GOLD_KS),
+        "p50 ms",
+        "p95 ms",
+    ]
+
+
+def _rows(scores: Sequence[ModeScores]) -> list[list[str]]:
+    return [
+        [
+            s.mode,
+            *(f"{100.0 * s.recall[k]:.1f}" for k in RECALL_KS),
+            *(f"{100.0 * s.all_gold[k]:.1f}" for k in ALL_GOLD_KS),
+            _ms(s.p50_ms),
+            _ms(s.p95_ms),
+        ]
+        for s in scores
+    ]
+
+
+def _ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f}"

@@ -127,6 +127,12 @@ class SearchIndex(Protocol):
         """Return the ``k`` nearest chunks or entities by cosine similarity."""
         ...
 
+    async def vector_search_many(
+        self, target: SearchTarget, vectors: Vector, k: int
+    ) -> list[list[Hit]]:
+        """Return the ``k`` nearest neighbours of each row of ``vectors`` (one round trip)."""
+        ...
+
     async def keyword_search(self, text: str, k: int) -> list[Hit]:
         """Return the ``k`` best chunks by BM25 (any query term may match)."""
         ...

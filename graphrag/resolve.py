@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -48,7 +47,6 @@ _ACRONYM_SKIP = frozenset({"of", "the", "and", "for"})
 _WORDS = re.compile(r"[^\W\d_][\w']*")
 _STORE_METHOD = "store"  # attached by an existing merge record: nothing new to record
 _SEARCH_K = 5
-_SEARCH_CONCURRENCY = 32
 _BLOCK_ROWS = 2048
 
 
@@ -359,15 +357,9 @@ class EntityResolver:
         """Rule 5a: join new candidates to stored entities with similar names."""
         if (await self._store.stats()).entities == 0:
             return
-        semaphore = asyncio.Semaphore(_SEARCH_CONCURRENCY)
         threshold = self._settings.similarity_threshold
-
-        async def search(row: int) -> list[tuple[str, float]]:
-            async with semaphore:
-                hits = await self._store.vector_search("entities", vectors[row], _SEARCH_K)
-            return [(h.id, h.score) for h in hits if h.score >= threshold]
-
-        found = await asyncio.gather(*(search(i) for i in range(len(new))))
+        neighbours = await self._store.vector_search_many("entities", vectors, _SEARCH_K)
+        found = [[(h.id, h.score) for h in hits if h.score >= threshold] for hits in neighbours]
         missing = sorted({i for hits in found for i, _ in hits if i not in stored})
         for fetched in await self._store.get_entities(missing) if missing else []:
             stored[fetched.id] = fetched

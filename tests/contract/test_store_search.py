@@ -156,3 +156,28 @@ async def test_existing_entity_gains_aliases_but_keeps_its_name(
     assert (await filled.find_entities(["marya curie"]))["marya curie"] == [eid("Marie Curie")]
     [expected] = await hash_embedder.embed(["Marie Curie"])
     np.testing.assert_allclose(np.asarray(marie.embedding).reshape(-1), expected, atol=1e-6)
+
+
+async def test_vector_search_many_matches_single_searches(filled: Any, hash_embedder: Any) -> None:
+    texts = ["physics in Paris", "Radium Institute", "Warsaw"]
+    queries = await hash_embedder.embed(texts, kind="query")
+
+    batched = await filled.vector_search_many("entities", queries, 3)
+
+    assert len(batched) == len(texts)
+    for query, hits in zip(queries, batched, strict=True):
+        single = await filled.vector_search("entities", query, 3)
+        assert [h.id for h in hits] == [h.id for h in single]
+        assert [h.score for h in hits] == pytest.approx([h.score for h in single], abs=1e-5)
+
+
+async def test_vector_search_many_on_empty_store(store: Any, hash_embedder: Any) -> None:
+    queries = await hash_embedder.embed(["anything", "else"], kind="query")
+    assert await store.vector_search_many("chunks", queries, 5) == [[], []]
+
+
+async def test_vector_search_many_edge_cases(filled: Any, hash_embedder: Any) -> None:
+    empty = np.zeros((0, hash_embedder.dim), dtype=np.float32)
+    assert await filled.vector_search_many("chunks", empty, 5) == []
+    with pytest.raises(StoreQueryError, match=r"dim|shape"):
+        await filled.vector_search_many("chunks", np.ones((2, hash_embedder.dim + 1)), 3)

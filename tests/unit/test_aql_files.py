@@ -108,6 +108,8 @@ def _invocations(q: Queries, db: Any) -> None:
     for target in ("chunks", "entities"):
         q.search_vector(db, target, vec, 5, 16)
         q.search_exact(db, target, vec, 5)
+        q.search_vector_many(db, target, [vec], 5, 16)
+        q.search_exact_many(db, target, [vec], 5)
     q.search_bm25(db, "radium", 5, sync=False)
     q.expand_entities(
         db, seeds=[], hops=2, degree_cap=5, max_entities=10, max_relations=10, graph="kg"

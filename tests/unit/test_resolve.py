@@ -135,6 +135,11 @@ class FakeStore:
         scored.sort(reverse=True)
         return [Hit(id=i, score=s) for s, i in scored[:k]]
 
+    async def vector_search_many(
+        self, target: str, vectors: np.ndarray, k: int
+    ) -> list[list[Hit]]:
+        return [await self.vector_search(target, v, k) for v in vectors]
+
     async def mark_merge_undone(self, merge_id: str) -> MergeRecord:
         if merge_id not in self.records:
             raise NotFoundError(f"no merge {merge_id}")

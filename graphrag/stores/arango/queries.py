@@ -174,6 +174,20 @@ class Queries:
         name = "search_chunks_exact" if target == "chunks" else "search_entities_exact"
         return self.rows(db, name, {"query": query, "k": k})
 
+    def search_vector_many(
+        self, db: Database, target: str, queries: list[list[float]], k: int, nprobe: int
+    ) -> list[list[Doc]]:
+        """Per query vector, ``{id, score}`` of the ``k`` nearest through the vector index."""
+        name = f"search_{'chunks' if target == 'chunks' else 'entities'}_vector_many"
+        return self.rows(db, name, {"queries": queries, "k": k, "nprobe": nprobe})
+
+    def search_exact_many(
+        self, db: Database, target: str, queries: list[list[float]], k: int
+    ) -> list[list[Doc]]:
+        """Per query vector, ``{id, score}`` of the ``k`` nearest by a full scan."""
+        name = f"search_{'chunks' if target == 'chunks' else 'entities'}_exact_many"
+        return self.rows(db, name, {"queries": queries, "k": k})
+
     def search_bm25(self, db: Database, text: str, k: int, *, sync: bool) -> list[Doc]:
         """``{id, score}`` of the ``k`` best chunks by BM25 (``sync``: wait for the view)."""
         return self.rows(db, "search_chunks_bm25", {"text": text, "k": k, "sync": sync})

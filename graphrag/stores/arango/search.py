@@ -95,6 +95,19 @@ class VectorSearch:
                 self._disable(exc, target)
         return self._queries.search_exact(db, target, query, k)
 
+    def nearest_many(
+        self, db: Database, target: str, queries: list[list[float]], k: int
+    ) -> list[list[Doc]]:
+        """Per query vector, ``{id, score}`` of the ``k`` nearest documents of ``target``."""
+        if self.modes(db).get(target):
+            try:
+                return self._queries.search_vector_many(db, target, queries, k, self._n_probe)
+            except AQLQueryExecuteError as exc:
+                if server_error_code(exc) not in _INDEX_ERRORS:
+                    raise
+                self._disable(exc, target)
+        return self._queries.search_exact_many(db, target, queries, k)
+
     def candidates(self, db: Database, binds: Doc) -> Doc:
         """The candidates round trip, approximate when both indexes are usable."""
         modes = self.modes(db)

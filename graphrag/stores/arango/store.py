@@ -335,6 +335,34 @@ class ArangoGraphStore:
         )
         return m.hits(rows)
 
+    async def vector_search_many(
+        self, target: SearchTarget, vectors: Vector, k: int
+    ) -> list[list[Hit]]:
+        """Return the ``k`` nearest neighbours of each row of ``vectors`` (one query per batch).
+
+        Raises:
+            StoreQueryError: On an unknown target or vectors of another dimension.
+        """
+        if target not in (CHUNKS, ENTITIES):
+            msg = f"unknown search target {target!r}; use 'chunks' or 'entities'"
+            raise StoreQueryError(msg)
+        dim = await self._require_dim()
+        queries = [m.query_vector(v, dim) for v in vectors]
+        if k <= 0 or not queries:
+            return [[] for _ in queries]
+        out: list[list[Hit]] = []
+        size = self._settings.batch_size
+        for part in (queries[i : i + size] for i in range(0, len(queries), size)):
+
+            def run(
+                db: StandardDatabase, part: list[list[float]] = part
+            ) -> list[list[dict[str, Any]]]:
+                return self._vectors.nearest_many(db, target, part, k)
+
+            rows = await self._conn.run(f"vector search on {target}", run, idempotent=True)
+            out.extend(m.hits(r) for r in rows)
+        return out
+
     async def keyword_search(self, text: str, k: int) -> list[Hit]:
         """Return the ``k`` best chunks by BM25 (any query word may match; stopwords dropped)."""
         words = m.keyword_text(text)

@@ -111,6 +111,26 @@ class VectorMatrix:
         top = top[np.lexsort((top, -scores[top]))]
         return [Hit(id=self.ids[i], score=float(scores[i])) for i in top.tolist()]
 
+    def search_many(self, queries: npt.NDArray[np.float32], k: int) -> list[list[Hit]]:
+        """Return the ``k`` most similar rows for each query row, best first."""
+        n = len(self.ids)
+        if k <= 0 or n == 0:
+            return [[] for _ in range(len(queries))]
+        out: list[list[Hit]] = []
+        for start in range(0, len(queries), _QUERY_BLOCK):
+            scores = queries[start : start + _QUERY_BLOCK] @ self.matrix.T
+            if k < n:
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            else:
+                top = np.broadcast_to(np.arange(n), scores.shape)
+            for row, cols in zip(scores, top, strict=True):
+                ranked = cols[np.lexsort((cols, -row[cols]))]
+                out.append([Hit(id=self.ids[i], score=float(row[i])) for i in ranked.tolist()])
+        return out
+
+
+_QUERY_BLOCK = 512
+
 
 def _csr(
     rows: IntArray, cols: IntArray, weights: FloatArray, n: int

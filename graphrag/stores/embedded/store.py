@@ -316,6 +316,22 @@ class EmbeddedGraphStore:
         """
         return await self._run(self._vector_search, target, vector, k)
 
+    def _vector_search_many(self, target: SearchTarget, vectors: Vector, k: int) -> list[list[Hit]]:
+        self._require_open()
+        rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        queries = np.stack([as_query_vector(v, self._dim) for v in rows]) if len(rows) else rows
+        return self._vectors(target).search_many(queries, k)
+
+    async def vector_search_many(
+        self, target: SearchTarget, vectors: Vector, k: int
+    ) -> list[list[Hit]]:
+        """Return the ``k`` nearest neighbours of each row of ``vectors``.
+
+        Raises:
+            StoreQueryError: If the vectors do not have the store's dimension.
+        """
+        return await self._run(self._vector_search_many, target, vectors, k)
+
     def _keyword_search(self, text: str, k: int) -> list[Hit]:
         query = fts_query(text)
         if query is None or k <= 0:

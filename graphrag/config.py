@@ -115,7 +115,13 @@ class ExtractionSettings(_Section):
     batch_size: int = Field(default=64, ge=1, description="Texts per spaCy batch.")
     drop_types: list[str] = Field(
         default_factory=lambda: [
-            "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME",
+            "CARDINAL",
+            "ORDINAL",
+            "QUANTITY",
+            "PERCENT",
+            "MONEY",
+            "DATE",
+            "TIME",
         ],
         description="NER labels never turned into entities.",
     )
@@ -135,6 +141,11 @@ class ResolutionSettings(_Section):
         default=0.95, gt=0.0, le=1.0, description="Cosine above which names are merged."
     )
     acronyms: bool = Field(default=True, description="Merge 'Full Name (FN)' acronyms.")
+    embed_concepts: bool = Field(
+        default=False,
+        description="Also embed noun-phrase (CONCEPT) names (slower ingest; lets entity vector "
+        "search and similarity merges see concepts).",
+    )
 
 
 class EmbeddingSettings(_Section):
@@ -143,7 +154,9 @@ class EmbeddingSettings(_Section):
     model_path: Path | None = Field(
         default=None, description="Local sentence-transformers folder (default: bundled MiniLM)."
     )
-    batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per forward pass.")
+    batch_size: int = Field(
+        default=128, ge=1, le=4096, description="Most texts per forward pass (short texts)."
+    )
     threads: int | None = Field(default=None, ge=1, description="Torch threads (default: cores).")
     cache_size: int = Field(default=1024, ge=0, description="Query embeddings kept in memory.")
 

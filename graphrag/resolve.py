@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphrag.config import ResolutionSettings
-from graphrag.extract.types import compatible, is_generic
+from graphrag.extract.types import CONCEPT, compatible, is_generic
 from graphrag.ids import entity_id, merge_id, normalize_name
 from graphrag.models import Entity, MergeRecord, RawMention
 from graphrag.ports import Embedder, GraphStore
@@ -259,7 +259,13 @@ class EntityResolver:
         await self._adopt_types(batch, forest, stored)
         if self._settings.acronyms:
             self._acronyms(batch, forest)
-        new = [c for c in batch if forest.find(c.key) == c.key and not forest.nodes[c.key].stored]
+        new = [
+            c
+            for c in batch
+            if forest.find(c.key) == c.key
+            and not forest.nodes[c.key].stored
+            and (self._settings.embed_concepts or c.type != CONCEPT)
+        ]
         vectors = await self._embedder.embed([c.name for c in new]) if new else None
         if self._settings.enabled and new and vectors is not None:
             await self._similar_to_store(new, vectors, forest, stored)

@@ -19,6 +19,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,58 @@ def peak_rss_mb() -> dict[str, float]:
     return {"self": round(own, 1), "children": round(children, 1)}
 
 
+class TreeMemory:
+    """Samples the proportional set size (PSS) of this process and all its descendants.
+
+    PSS splits pages shared between processes (the forked spaCy workers share most of the
+    parent's memory), so the sum is the real memory the ingestion holds; summing RSS would
+    count shared pages once per process.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        pids, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            pids.append(current)
+            for task in Path(f"/proc/{current}/task").glob("*/children"):
+                try:
+                    todo.extend(int(c) for c in task.read_text().split())
+                except OSError:
+                    continue
+        return pids
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            return 0
+        return 0
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            total = sum(self._pss_kb(p) for p in self._tree(os.getpid())) / 1024.0
+            self.peak_mb = max(self.peak_mb, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 async def warm(components: Components) -> float:
     """Load and run both models once; return the seconds it took."""
     start = time.perf_counter()
@@ -93,7 +146,8 @@ async def run(args: argparse.Namespace, db: Path) -> dict[str, Any]:
     try:
         load_seconds = await warm(components)
         start = time.perf_counter()
-        report = await ingest_documents(components, documents, batch_size=args.batch_size)
+        with TreeMemory() as memory:
+            report = await ingest_documents(components, documents, batch_size=args.batch_size)
         wall = time.perf_counter() - start
         stats = await components.store.stats()
     finally:
@@ -119,6 +173,7 @@ async def run(args: argparse.Namespace, db: Path) -> dict[str, Any]:
         "docs_per_second": round(len(documents) / wall, 2) if wall > 0 else None,
         "chunks_per_second": round(report.chunks / wall, 2) if wall > 0 else None,
         "peak_rss_mb": peak_rss_mb(),
+        "peak_pss_tree_mb": round(memory.peak_mb, 1),
         "counts": {
             "written": report.written,
             "failed": len(report.failed),

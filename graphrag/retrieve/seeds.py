@@ -1,0 +1,127 @@
+"""Question embedding and question-entity linking, shared by the graph-aware modes.
+
+One round: spaCy finds the question's entity surfaces; surfaces whose normalised name is an
+entity name or alias are linked exactly (``find_entities``); the question and the unmatched
+surfaces are embedded in ONE batch; each unmatched surface is linked to its nearest entity if
+the cosine clears a threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphrag.ids import normalize_name
+from graphrag.models import Hit, Vector
+from graphrag.ports import Embedder, GraphStore
+from graphrag.retrieve.base import StageTimer
+from graphrag.retrieve.question import QuestionAnalyzer
+
+__all__ = ["DEFAULT_LINK_THRESHOLD", "LinkedEntity", "QuestionSeeds", "analyze_question"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LINK_THRESHOLD = 0.6
+"""Minimum cosine between a question surface and its nearest entity name to use it as seed."""
+
+
+@dataclass(frozen=True)
+class LinkedEntity:
+    """A question surface linked to a graph entity.
+
+    Attributes:
+        surface: The text in the question.
+        entity_id: The linked entity.
+        score: 1.0 for an exact (normalised-name) match, else the cosine.
+        exact: Whether the match was by name.
+    """
+
+    surface: str
+    entity_id: str
+    score: float
+    exact: bool
+
+
+@dataclass
+class QuestionSeeds:
+    """What the question contributes: its vector, its surfaces and the linked entities."""
+
+    vector: Vector
+    surfaces: list[str] = field(default_factory=list)
+    linked: list[LinkedEntity] = field(default_factory=list)
+
+    @property
+    def entity_ids(self) -> list[str]:
+        """Distinct linked entity ids, in order."""
+        return list(dict.fromkeys(link.entity_id for link in self.linked))
+
+    def seed_scores(self) -> dict[str, float]:
+        """Entity id to its best link score."""
+        scores: dict[str, float] = {}
+        for link in self.linked:
+            scores[link.entity_id] = max(scores.get(link.entity_id, 0.0), link.score)
+        return scores
+
+
+async def analyze_question(
+    question: str,
+    *,
+    store: GraphStore,
+    embedder: Embedder,
+    analyzer: QuestionAnalyzer | None,
+    timer: StageTimer,
+    link_threshold: float = DEFAULT_LINK_THRESHOLD,
+) -> QuestionSeeds:
+    """Embed the question and link its entity surfaces to graph entities.
+
+    Args:
+        question: The validated question.
+        store: The graph store.
+        embedder: The embedder (one call: the question plus the unmatched surfaces).
+        analyzer: The spaCy question analyzer; ``None`` skips entity linking.
+        timer: Receives the ``analyze``, ``store`` and ``embed`` stages.
+        link_threshold: Minimum cosine for an embedding link.
+
+    Returns:
+        The question vector and its linked entities.
+    """
+    surfaces: list[str] = []
+    if analyzer is not None:
+        with timer.stage("analyze"):
+            surfaces = await asyncio.to_thread(analyzer.entities, question)
+    keys = {s: normalize_name(s) for s in surfaces}
+    exact: dict[str, list[str]] = {}
+    if surfaces:
+        with timer.stage("store"):
+            exact = await store.find_entities(sorted(set(keys.values())))
+    unmatched = [s for s in surfaces if not exact.get(keys[s])]
+    with timer.stage("embed"):
+        vectors = await embedder.embed([question, *unmatched], kind="query")
+    linked = [
+        LinkedEntity(surface=s, entity_id=eid, score=1.0, exact=True)
+        for s in surfaces
+        for eid in exact.get(keys[s], [])
+    ]
+    if unmatched:
+        with timer.stage("store"):
+            linked += await _nearest(store, unmatched, vectors[1:], link_threshold)
+    logger.debug("question surfaces %s linked to %d entities", surfaces, len(linked))
+    return QuestionSeeds(vector=np.asarray(vectors[0]), surfaces=surfaces, linked=linked)
+
+
+async def _nearest(
+    store: GraphStore, surfaces: Sequence[str], vectors: Vector, threshold: float
+) -> list[LinkedEntity]:
+    """Link each surface to its nearest entity by cosine, if above ``threshold``."""
+    results: list[list[Hit]] = list(
+        await asyncio.gather(*(store.vector_search("entities", v, 1) for v in vectors))
+    )
+    return [
+        LinkedEntity(surface=s, entity_id=hits[0].id, score=float(hits[0].score), exact=False)
+        for s, hits in zip(surfaces, results, strict=True)
+        if hits and hits[0].score >= threshold
+    ]

@@ -14,7 +14,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -159,6 +159,11 @@ class EmbeddingSettings(_Section):
     )
     threads: int | None = Field(default=None, ge=1, description="Torch threads (default: cores).")
     cache_size: int = Field(default=1024, ge=0, description="Query embeddings kept in memory.")
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="auto = bfloat16 autocast when the CPU has native bf16 (AVX512-BF16/AMX), "
+        "else float32.",
+    )
 
 
 class RetrievalSettings(_Section):

@@ -115,3 +115,15 @@ def test_broken_model_folder_names_the_folder(tmp_path: Path) -> None:
         _ = broken.dim
     with pytest.raises(EmbeddingError, match="GRAPHRAG_EMBEDDING__MODEL_PATH"):
         broken.embed_sync(["x"])
+
+
+def test_bfloat16_vectors_stay_close_to_float32(embedder: Any) -> None:
+    from graphrag.config import EmbeddingSettings
+    from graphrag.embed.sentence import SentenceTransformerEmbedder
+
+    texts = ["Marie Curie was born in Warsaw.", "The Radium Institute is in Paris."]
+    fp32 = SentenceTransformerEmbedder(EmbeddingSettings(precision="float32"))
+    bf16 = SentenceTransformerEmbedder(EmbeddingSettings(precision="bfloat16"))
+    fp32._model = bf16._model = embedder._load()  # share the loaded weights
+    a, b = fp32.embed_sync(texts), bf16.embed_sync(texts)
+    assert (a * b).sum(axis=1).min() > 0.999

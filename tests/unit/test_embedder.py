@@ -54,8 +54,13 @@ def test_order_is_preserved_after_length_sorting(embedder: Any) -> None:
     ]
     together = embedder.embed_sync(texts)
     alone = np.stack([embedder.embed_sync([t])[0] for t in texts])
-    np.testing.assert_allclose(together, alone, atol=1e-5)
-    np.testing.assert_allclose(together[1], together[4], atol=1e-6)
+    # bfloat16 autocast (on CPUs with native bf16) makes padding change the last digits, so
+    # compare by cosine: each row must match its own text, not a neighbour's
+    similarity = together @ alone.T
+    assert np.diag(similarity).min() > 0.999
+    distinct = [0, 1, 2, 3]
+    assert (similarity[np.ix_(distinct, distinct)].argmax(axis=1) == distinct).all()
+    assert float(together[1] @ together[4]) > 0.9999
 
 
 async def test_empty_input_gives_an_empty_matrix(embedder: Any) -> None:

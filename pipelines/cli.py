@@ -72,6 +72,9 @@ async def open_components(settings: Settings) -> Components:
 
 def main() -> None:
     """Entry point of the ``graphrag`` script."""
+    from pipelines import analyst_queries
+
+    app.add_typer(analyst_queries.app, name="analyst-queries")
     app()
 
 

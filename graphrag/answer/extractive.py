@@ -29,6 +29,7 @@ NO_PASSAGES_TEXT = "No supporting passages were found for this question."
 _CHUNKS_READ = 5
 _RANK_BONUS = 0.05
 _MIN_WORDS = 3
+_TITLE_WORDS = 8
 _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+|\n\s*")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|Mt|No|vs|etc|Inc|Ltd|Co|Corp|Gen|Col|Lt|Sgt|Rev)"
@@ -62,7 +63,18 @@ def split_sentences(text: str) -> list[Sentence]:
     start = 0
     for match in _BOUNDARY.finditer(text):
         end = match.end()
-        if "\n" not in match.group():
+        group = match.group()
+        if group[0] not in ".!?":  # a bare line break: hard-wrapped text goes on
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line = text[line_start : match.start()]
+            heading = _title_like(line) and (
+                line_start == 0
+                or not text[:line_start].strip()
+                or text[:line_start].rstrip(" \t").endswith("\n\n")
+            )
+            if group.count("\n") < 2 and not heading:
+                continue
+        elif "\n" not in group:
             nxt = text[end : end + 1]
             if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘("):
                 continue
@@ -72,6 +84,12 @@ def split_sentences(text: str) -> list[Sentence]:
         start = end
     _append(sentences, text, start, len(text))
     return sentences
+
+
+def _title_like(line: str) -> bool:
+    """Short and without closing punctuation (a heading when it opens a paragraph)."""
+    words = line.split()
+    return 0 < len(words) <= _TITLE_WORDS and line.rstrip()[-1:] not in ",;:-"
 
 
 def _append(out: list[Sentence], text: str, start: int, end: int) -> None:

@@ -109,3 +109,19 @@ async def test_repeated_sentences_from_overlapping_chunks_are_quoted_once(
     assert quotes.count(shared) == 1
     assert len(quotes) == 2
     assert [c.marker for c in answer.citations] == [1, 2]
+
+
+def test_hard_wrapped_lines_stay_one_sentence() -> None:
+    from graphrag.answer.extractive import split_sentences
+
+    text = (
+        "Edda Vale\nEdda Vale was born in Velmora and studied\nat the Harbor Institute. "
+        "She founded the\nVale Works in 1921.\n\nLater life\nShe retired."
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "Edda Vale",
+        "Edda Vale was born in Velmora and studied\nat the Harbor Institute.",
+        "She founded the\nVale Works in 1921.",
+        "Later life",
+        "She retired.",
+    ]

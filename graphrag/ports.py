@@ -164,9 +164,18 @@ class GraphReader(Protocol):
         ...
 
     async def subgraph(
-        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], *, degree_cap: int
+        self,
+        chunk_ids: Sequence[str],
+        entity_ids: Sequence[str],
+        *,
+        degree_cap: int,
+        include_relations: bool = True,
     ) -> Subgraph:
-        """Return the entity-chunk graph within two hops of the given nodes."""
+        """Return the entity-chunk graph within two hops of the given nodes.
+
+        With ``include_relations=False`` the entity-entity edges are left out (cheaper when
+        the caller walks only mention edges).
+        """
         ...
 
 

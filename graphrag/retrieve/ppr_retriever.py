@@ -5,7 +5,7 @@ Recipe (docs: RETRIEVAL-NOTES.md, the best row on both dev sets):
 1. dense candidates: ``vector_search("chunks", question, ppr_dense_candidates)``;
 2. seeds: question entities linked by exact normalised name, else nearest entity by cosine,
    each weighted by ``link score / number of chunks mentioning it``;
-3. ``store.subgraph(candidates, seeds)``: mention and relation edges around them;
+3. ``store.subgraph(candidates, seeds, include_relations=False)``: mention edges around them;
 4. reset = ``ppr_dense_weight * softmax(dense / ppr_temperature)`` over the candidates
    ``+ (1 - ppr_dense_weight) * normalised seeds`` (all dense if there are no seeds);
 5. power iteration with ``ppr_damping`` (probability of following an edge);
@@ -98,7 +98,10 @@ async def rank_ppr(
     with timer.stage("store"):
         dense = await store.vector_search("chunks", seeds.vector, settings.ppr_dense_candidates)
         expand = expansion_candidates(dense, settings.ppr_temperature, EXPANDED_DENSE_MASS)
-        subgraph = await store.subgraph(expand, seeds.entity_ids, degree_cap=settings.degree_cap)
+        # the walk follows mention edges only (relation edges measured worse on both dev sets)
+        subgraph = await store.subgraph(
+            expand, seeds.entity_ids, degree_cap=settings.degree_cap, include_relations=False
+        )
     with timer.stage("rank"):
         weights = seed_weights(seeds.seed_scores(), subgraph.entity_chunk_counts)
         graph, mass, iterations = _walk(dense, subgraph, weights, settings)
@@ -177,17 +180,22 @@ async def _add_context(
     settings: RetrievalSettings,
     timer: StageTimer,
 ) -> None:
-    """Fill the context entities, the relations among them and seed-to-entity paths."""
+    """Fill the context entities, the relations among them and seed-to-entity paths.
+
+    One round trip each for the entity rows and the relations among the top entities and the
+    question's seeds; paths run over those relations (the walk's subgraph has none).
+    """
     top_ids = [h.id for h in top_entities]
-    with timer.stage("rank"):
-        paths = entity_paths(subgraph.entity_entity, seed_ids, top_ids, settings.hops)
-    wanted = list(dict.fromkeys([*top_ids, *(n for p in paths for n in p)]))
-    if not wanted:
+    if not top_ids:
         return
+    linked = [*top_entities, *(Hit(id=i, score=0.0) for i in seed_ids if i not in set(top_ids))]
     with timer.stage("store"):
         rows, relations = await asyncio.gather(
-            store.get_entities(wanted), _relations(store, top_entities, settings)
+            store.get_entities([h.id for h in linked]), _relations(store, linked, settings)
         )
+    with timer.stage("rank"):
+        edges = [(r.source_id, r.target_id, r.weight) for r in relations]
+        paths = entity_paths(edges, seed_ids, top_ids, settings.hops)
     ranking.entities, names = entity_context(top_entities, rows)
     ranking.relations = relations_among(relations, set(top_ids))
     ranking.paths = path_names(paths, names)

@@ -178,3 +178,15 @@ async def test_subgraph_of_unknown_nodes_is_empty(filled: Any) -> None:
     graph = await filled.subgraph(["c_unknown"], ["e_unknown"], degree_cap=10)
 
     assert (graph.chunk_entity, graph.entity_entity, graph.entity_chunk_counts) == ([], [], {})
+
+
+async def test_subgraph_without_relations_keeps_mentions(filled: Any) -> None:
+    full = await filled.subgraph([cid(PIERRE.source, 0)], [], degree_cap=50)
+    lean = await filled.subgraph(
+        [cid(PIERRE.source, 0)], [], degree_cap=50, include_relations=False
+    )
+
+    assert full.entity_entity  # the fixture has relations among these entities
+    assert lean.entity_entity == []
+    assert sorted(lean.chunk_entity) == sorted(full.chunk_entity)
+    assert lean.entity_chunk_counts == full.entity_chunk_counts

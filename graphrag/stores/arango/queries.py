@@ -229,13 +229,19 @@ class Queries:
         return found
 
     def fetch_subgraph(
-        self, db: Database, chunk_ids: Sequence[str], entity_ids: Sequence[str], degree_cap: int
+        self,
+        db: Database,
+        chunk_ids: Sequence[str],
+        entity_ids: Sequence[str],
+        degree_cap: int,
+        include_relations: bool = True,
     ) -> Doc:
         """``{chunk_entity, entity_entity, counts}`` around the given nodes."""
         binds = {
             "chunk_ids": list(chunk_ids),
             "entity_ids": list(entity_ids),
             "degree_cap": degree_cap,
+            "with_relations": include_relations,
         }
         found: Doc = self.one(db, "fetch_subgraph", binds)
         return found

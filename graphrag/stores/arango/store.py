@@ -467,7 +467,12 @@ class ArangoGraphStore:
         return m.candidates_from(row)
 
     async def subgraph(
-        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], *, degree_cap: int
+        self,
+        chunk_ids: Sequence[str],
+        entity_ids: Sequence[str],
+        *,
+        degree_cap: int,
+        include_relations: bool = True,
     ) -> Subgraph:
         """Return the entity-chunk graph within two hops of the given nodes (one query)."""
         chunks, entities = m.valid_keys(chunk_ids), m.valid_keys(entity_ids)
@@ -475,7 +480,9 @@ class ArangoGraphStore:
             return Subgraph(chunk_entity=[], entity_entity=[], entity_chunk_counts={})
         row = await self._conn.run(
             "fetching a subgraph",
-            lambda db: self._queries.fetch_subgraph(db, chunks, entities, max(degree_cap, 0)),
+            lambda db: self._queries.fetch_subgraph(
+                db, chunks, entities, max(degree_cap, 0), include_relations
+            ),
             idempotent=True,
         )
         return m.subgraph_from(row)

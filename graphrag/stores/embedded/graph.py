@@ -176,7 +176,12 @@ def graph_chunks(
 
 
 def subgraph(
-    index: GraphIndex, chunk_ids: Sequence[str], entity_ids: Sequence[str], degree_cap: int
+    index: GraphIndex,
+    chunk_ids: Sequence[str],
+    entity_ids: Sequence[str],
+    degree_cap: int,
+    *,
+    include_relations: bool = True,
 ) -> Subgraph:
     """The entity-chunk graph two hops around the given chunks and entities.
 
@@ -197,10 +202,11 @@ def subgraph(
     positions, owners = gather(index.chk_ptr, node_chunks)
     ents, weights = index.chk_ent[positions], index.chk_w[positions]
     node_entities = np.unique(np.concatenate([e0, ents]))
-    rels = relations_among(index, node_entities)
+    rels = relations_among(index, node_entities) if include_relations else np.zeros(0, np.int64)
     cids, eids = index.chunk_ids, index.entity_ids
     counts = index.mention_counts(node_entities)
-    return Subgraph(
+    # built from arrays this module owns: skip re-validating tens of thousands of tuples
+    return Subgraph.model_construct(
         chunk_entity=[
             (cids[c], eids[e], w)
             for c, e, w in zip(owners.tolist(), ents.tolist(), weights.tolist(), strict=True)

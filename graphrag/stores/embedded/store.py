@@ -444,15 +444,28 @@ class EmbeddedGraphStore:
         return await self._run(self._candidates, request)
 
     def _subgraph(
-        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], degree_cap: int
+        self,
+        chunk_ids: Sequence[str],
+        entity_ids: Sequence[str],
+        degree_cap: int,
+        include_relations: bool,
     ) -> Subgraph:
-        return graph.subgraph(self._graph(), chunk_ids, entity_ids, degree_cap)
+        return graph.subgraph(
+            self._graph(), chunk_ids, entity_ids, degree_cap, include_relations=include_relations
+        )
 
     async def subgraph(
-        self, chunk_ids: Sequence[str], entity_ids: Sequence[str], *, degree_cap: int
+        self,
+        chunk_ids: Sequence[str],
+        entity_ids: Sequence[str],
+        *,
+        degree_cap: int,
+        include_relations: bool = True,
     ) -> Subgraph:
         """Return the entity-chunk graph within two hops of the given nodes."""
-        return await self._run(self._subgraph, list(chunk_ids), list(entity_ids), degree_cap)
+        return await self._run(
+            self._subgraph, list(chunk_ids), list(entity_ids), degree_cap, include_relations
+        )
 
     # ------------------------------------------------------------------ merges, export
 

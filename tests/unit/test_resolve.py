@@ -135,9 +135,7 @@ class FakeStore:
         scored.sort(reverse=True)
         return [Hit(id=i, score=s) for s, i in scored[:k]]
 
-    async def vector_search_many(
-        self, target: str, vectors: np.ndarray, k: int
-    ) -> list[list[Hit]]:
+    async def vector_search_many(self, target: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         return [await self.vector_search(target, v, k) for v in vectors]
 
     async def mark_merge_undone(self, merge_id: str) -> MergeRecord:

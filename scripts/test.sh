@@ -17,7 +17,7 @@ echo "test: ruff format --check" >&2
 
 echo "test: pytest" >&2
 set +e
-.venv/bin/pytest -q --cov --cov-report=term --cov-report=xml:coverage.xml "$@"
+.venv/bin/pytest -q -rs --cov --cov-report=term --cov-report=xml:coverage.xml "$@"
 rc=$?
 set -e
 

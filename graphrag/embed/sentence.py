@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -78,11 +79,17 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        """The vector dimension (loads the model if needed).
+        """The vector dimension.
+
+        Read from the model folder's configuration when the model is a plain transformer +
+        pooling (+ normalize) stack, so commands that only open a store (stats, delete, export)
+        do not pay for loading the model; otherwise the model is loaded.
 
         Raises:
             EmbeddingError: If the model cannot be loaded.
         """
+        if self._model is None and (known := _declared_dim(self._settings)) is not None:
+            return known
         model = self._load()
         getter = getattr(model, "get_embedding_dimension", None)  # renamed in s-t 6
         dim = getter() if getter is not None else model.get_sentence_embedding_dimension()
@@ -204,6 +211,27 @@ class SentenceTransformerEmbedder:
         """Return the query cache's hits, misses, size and capacity."""
         with self._cache_lock:
             return CacheInfo(self._hits, self._misses, len(self._cache), self._settings.cache_size)
+
+
+_PLAIN_MODULES = {
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+}
+
+
+def _declared_dim(settings: EmbeddingSettings) -> int | None:
+    """The output dimension from ``modules.json`` + the pooling config, if unambiguous."""
+    try:
+        folder = default_model_path(settings.model_path)
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        if {m["type"] for m in modules} - _PLAIN_MODULES:
+            return None  # a Dense or other layer may change the dimension
+        pooling = next(m for m in modules if m["type"].endswith("Pooling"))
+        config = json.loads((folder / pooling["path"] / "config.json").read_text("utf-8"))
+        return int(config["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, StopIteration, TypeError, EmbeddingError):
+        return None
 
 
 def cpu_has_bf16() -> bool:

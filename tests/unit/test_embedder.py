@@ -132,3 +132,12 @@ def test_bfloat16_vectors_stay_close_to_float32(embedder: Any) -> None:
     fp32._model = bf16._model = embedder._load()  # share the loaded weights
     a, b = fp32.embed_sync(texts), bf16.embed_sync(texts)
     assert (a * b).sum(axis=1).min() > 0.999
+
+
+def test_dim_is_read_without_loading_the_model() -> None:
+    from graphrag.config import EmbeddingSettings
+    from graphrag.embed.sentence import SentenceTransformerEmbedder
+
+    fresh = SentenceTransformerEmbedder(EmbeddingSettings())
+    assert fresh.dim == 384
+    assert fresh._model is None  # stats/delete/export do not pay for loading MiniLM

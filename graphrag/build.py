@@ -192,6 +192,9 @@ class GraphBuilder:
                     report.unchanged += 1
                     continue
                 replaced.add(doc.id)
+            elif old is not None and old.chunk_count > 0:
+                # a failed rebuild keeps the previous version's chunks: writing replaces them
+                replaced.add(doc.id)
             todo.append(doc)
         report.unchanged += len(documents) - len(unique)
         return todo, replaced

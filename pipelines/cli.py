@@ -378,9 +378,10 @@ def merges(
     stdout.print(f"merge {undo} undone; {affected} document(s) affected")
     if summary.report.seen:
         stdout.print(ingest_table(summary))
-    if not_reloaded:
-        stderr.print("these documents could not be re-loaded; re-ingest them with --force:")
-        print_failures(stderr, not_reloaded)
+    failures = [*not_reloaded, *summary.failures]
+    if failures:
+        stderr.print("these documents could not be rebuilt; re-ingest them with --force:")
+        print_failures(stderr, failures)
         raise typer.Exit(FAILURE)
 
 

@@ -337,3 +337,35 @@ def test_eval_on_a_ten_question_slice(runner: CliRunner, tmp_path: Path) -> None
     bad_mode = invoke(runner, *args, "--modes", "naive,psychic")
     assert bad_mode.exit_code == 2
     assert "psychic" in bad_mode.stderr
+
+
+def test_undo_whose_rebuild_fails_exits_non_zero(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphrag.errors import StoreQueryError
+    from graphrag.stores.embedded import writes
+
+    doc = tmp_path / "einstein.md"
+    doc.write_text(
+        "# Einstein\nAlbert Einstein developed the theory of relativity in Berlin. "
+        "Einstein later moved to Princeton University in New Jersey.\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "graph.db"
+    assert invoke(runner, "ingest", doc, "--db", db).exit_code == 0
+    listed = invoke(runner, "merges", "--db", db).stdout
+    ids = re.findall(r"^(x_[0-9a-f]{32})  ", listed, re.MULTILINE)
+    assert ids, listed
+
+    def refuse(*args: Any) -> Any:
+        raise StoreQueryError("simulated write failure")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writes, "upsert", refuse)
+        undone = invoke(runner, "merges", "--undo", ids[0], "--db", db)
+    assert undone.exit_code == 1, undone.output
+    assert f"{doc}: simulated write failure" in undone.stderr
+
+    retried = invoke(runner, "merges", "--undo", ids[0], "--db", db)
+    assert retried.exit_code == 0, retried.output
+    assert summary_value(retried.stdout, "failed") == "0"

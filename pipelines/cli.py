@@ -107,12 +107,23 @@ def make_settings(
     store: StoreKind | None,
     db: Path | None,
     log_level: str | None,
+    *,
+    existing: bool = False,
     **overrides: Any,
 ) -> Settings:
     """Build the settings from the global options and configure logging.
 
+    Args:
+        config: ``--config``.
+        store: ``--store``.
+        db: ``--db``.
+        log_level: ``--log-level``.
+        existing: The command reads a graph: an embedded store file that does not exist is
+            an error (a mistyped ``--db`` must not silently create an empty store).
+        **overrides: Further top-level settings.
+
     Raises:
-        ConfigError: If the file or a value is invalid.
+        ConfigError: If the file or a value is invalid, or the store file is missing.
     """
     if store is not None:
         overrides["store"] = store
@@ -124,6 +135,13 @@ def make_settings(
     level = settings.log_level.upper()
     if level not in logging.getLevelNamesMapping():
         msg = f"log level {settings.log_level!r} is unknown; use DEBUG, INFO, WARNING or ERROR"
+        raise ConfigError(msg)
+    path = settings.embedded.path
+    if existing and settings.store is StoreKind.EMBEDDED and not path.exists():
+        msg = (
+            f"no graph store at {path}; ingest documents first (graphrag ingest PATH --db "
+            f"{path}) or point --db / GRAPHRAG_EMBEDDED__PATH at an existing store"
+        )
         raise ConfigError(msg)
     from graphrag.runtime import configure_logging
 
@@ -207,7 +225,7 @@ def query(
     from pipelines.report import print_answer
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
         text = validate_question(question, settings.retrieval.max_question_chars)
         chosen = parse_mode(mode or settings.retrieval.mode)
 
@@ -236,7 +254,7 @@ def delete(
     from pipelines.report import delete_table
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
 
         async def body(c: Components) -> list[Any]:
             ids = await find_document_ids(c.store, doc)
@@ -261,7 +279,7 @@ def stats(
     from pipelines.report import stats_table
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
         result = run_with(settings, lambda c: c.store.stats())
     stdout.print(stats_table(result))
 
@@ -286,7 +304,7 @@ def export(
             chosen = ExportFormat(fmt.lower())
         except ValueError:
             raise fail(f"unknown export format {fmt!r}; use graphml or json", BAD_INPUT) from None
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
         summary = run_with(
             settings, lambda c: export_graph(c.store, chosen, output, with_chunks=with_chunks)
         )
@@ -368,7 +386,7 @@ def merges(
     from pipelines.report import ingest_table, print_failures, print_merges
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
         if undo is None:
             records, names = run_with(settings, _merges_with_names)
             print_merges(stdout, records, names)
@@ -408,7 +426,7 @@ def migrate(
     from pipelines.export import export_to_store, same_store
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
         overrides: dict[str, Any] = {"store": to}
         if target_db is not None:
             overrides["embedded"] = {"path": target_db}
@@ -470,7 +488,7 @@ def analyze(
     from pipelines.analyze_job import run_analysis
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        settings = make_settings(config, store, db, log_level, existing=True)
         report = run_with(
             settings,
             lambda c: run_analysis(

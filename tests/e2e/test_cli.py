@@ -369,3 +369,13 @@ def test_undo_whose_rebuild_fails_exits_non_zero(
     retried = invoke(runner, "merges", "--undo", ids[0], "--db", db)
     assert retried.exit_code == 0, retried.output
     assert summary_value(retried.stdout, "failed") == "0"
+
+
+def test_reading_commands_refuse_a_missing_store(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "graph.db"
+    for args in (("stats",), ("query", "Who?"), ("export", "--format", "json", "--output",
+                 tmp_path / "g.json"), ("delete", "d_x"), ("merges",)):  # fmt: skip
+        result = invoke(runner, *args, "--db", missing)
+        assert result.exit_code == 2, (args, result.output)
+        assert "no graph store at" in result.stderr
+    assert not missing.parent.exists()  # nothing was created

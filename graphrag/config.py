@@ -80,6 +80,10 @@ class IngestSettings(_Section):
     json_title_field: str = Field(default="title", description="Title field of JSON records.")
     csv_text_column: str = Field(default="text", description="Text column of CSV files.")
     csv_title_column: str = Field(default="title", description="Title column of CSV files.")
+    follow_external_links: bool = Field(
+        default=False,
+        description="Follow symbolic links in an ingested folder that point outside it.",
+    )
 
 
 class ChunkingSettings(_Section):

@@ -5,6 +5,12 @@ rule-based spaCy ``sentencizer`` finds sentence ends), then whole sentences are 
 chunks of at most ``max_tokens`` tokens. Consecutive chunks share whole trailing sentences
 totalling at most ``overlap_tokens``. A sentence longer than ``max_tokens`` is cut between
 words (or, for a single giant "word", between characters) into pieces that fit.
+
+A chunk also spans at most ``max_tokens * 100`` characters (20,000 by default; a word-piece
+token covers at most 100 characters, except the one ``[UNK]`` token a tokenizer gives a
+longer run without spaces). Longer runs are cut between characters, so a file that is one
+1.6-million-character "word" still gives chunks that the embedder and spaCy (at most
+1,000,000 characters) accept.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ logger = logging.getLogger(__name__)
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 _WORD = re.compile(r"\S+")
 _MAX_SEGMENT_CHARS = 100_000
+MAX_CHARS_PER_TOKEN = 100
+"""A chunk spans at most ``max_tokens * MAX_CHARS_PER_TOKEN`` characters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class SentenceChunker:
     def __init__(self, settings: ChunkingSettings, counter: TokenCounterLike) -> None:
         self._max = settings.max_tokens
         self._overlap = settings.overlap_tokens
+        self._max_chars = settings.max_tokens * MAX_CHARS_PER_TOKEN
         self._counter = counter
         self._nlp: Language | None = None
         self._lock = threading.Lock()
@@ -79,8 +88,9 @@ class SentenceChunker:
             text: The document text.
 
         Returns:
-            Chunks in order with ``text[start:end] == chunk.text`` and
-            ``token_count <= max_tokens``; an empty list for empty or whitespace-only text.
+            Chunks in order with ``text[start:end] == chunk.text``,
+            ``token_count <= max_tokens`` and at most ``max_tokens * MAX_CHARS_PER_TOKEN``
+            characters; an empty list for empty or whitespace-only text.
         """
         if not text.strip():
             return []
@@ -88,7 +98,7 @@ class SentenceChunker:
         counts = self._counter.count_many([text[s:e] for s, e in spans])
         units: list[_Unit] = []
         for (start, end), tokens in zip(spans, counts, strict=True):
-            if tokens <= self._max:
+            if tokens <= self._max and end - start <= self._max_chars:
                 units.append(_Unit(start, end, tokens))
             else:
                 units.extend(self._split_long(text, start, end))
@@ -139,18 +149,22 @@ class SentenceChunker:
     # --- long sentences -------------------------------------------------------------------
 
     def _split_long(self, text: str, start: int, end: int) -> list[_Unit]:
-        """Cut a sentence longer than ``max_tokens`` between words into fitting pieces."""
+        """Cut a sentence over the token or character limit between words into pieces."""
         words = [(start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])]
         counts = self._counter.count_many([text[s:e] for s, e in words])
         pieces: list[_Unit] = []
         i = 0
         while i < len(words):
-            if counts[i] > self._max:
+            if counts[i] > self._max or words[i][1] - words[i][0] > self._max_chars:
                 pieces.extend(self._split_word(text, *words[i]))
                 i += 1
                 continue
             stop, total = i, 0
-            while stop < len(words) and total + counts[stop] <= self._max:
+            while (
+                stop < len(words)
+                and total + counts[stop] <= self._max
+                and words[stop][1] - words[i][0] <= self._max_chars
+            ):
                 total += counts[stop]
                 stop += 1
             pieces.append(_Unit(words[i][0], words[stop - 1][1], total))
@@ -161,7 +175,12 @@ class SentenceChunker:
         """Cut one over-long word between characters (binary search on the prefix length)."""
         pieces: list[_Unit] = []
         while start < end:
-            lo, hi = start + 1, end
+            lo, hi = start + 1, min(end, start + self._max_chars)
+            tokens = self._counter.count(text[start:hi])
+            if tokens <= self._max:  # a run the tokenizer counts as one unknown token
+                pieces.append(_Unit(start, hi, tokens))
+                start = hi
+                continue
             while lo < hi:
                 mid = (lo + hi + 1) // 2
                 if self._counter.count(text[start:mid]) <= self._max:
@@ -179,7 +198,11 @@ class SentenceChunker:
         first, done = 0, 0  # first unit of the chunk; units [0, done) are already emitted
         while done < len(units):
             end, total = first, 0
-            while end < len(units) and total + units[end].tokens <= self._max:
+            while (
+                end < len(units)
+                and total + units[end].tokens <= self._max
+                and units[end].end - units[first].start <= self._max_chars
+            ):
                 total += units[end].tokens
                 end += 1
             if end == first:  # a unit over the limit (one character): emit it alone
@@ -219,7 +242,10 @@ class SentenceChunker:
         while nxt - 1 > first and shared + units[nxt - 1].tokens <= self._overlap:
             shared += units[nxt - 1].tokens
             nxt -= 1
-        while nxt < end and shared + units[end].tokens > self._max:
+        while nxt < end and (
+            shared + units[end].tokens > self._max
+            or units[end].end - units[nxt].start > self._max_chars
+        ):
             shared -= units[nxt].tokens
             nxt += 1
         return nxt

@@ -13,7 +13,7 @@ import pytest
 from graphrag.config import ChunkingSettings
 from graphrag.errors import EmbeddingError
 from graphrag.ids import chunk_id
-from graphrag.ingest.chunking import SentenceChunker
+from graphrag.ingest.chunking import MAX_CHARS_PER_TOKEN, SentenceChunker
 from graphrag.ingest.tokens import RegexTokenCounter, TokenCounter, TokenCounterLike
 from graphrag.models import Chunk
 from graphrag.ports import Chunker
@@ -221,3 +221,34 @@ def test_token_counter_with_corrupt_tokenizer_file(tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(EmbeddingError, match="cannot load tokenizer"):
         TokenCounter(tmp_path).count_many(["text"])
+
+
+# --- over-long tokens (audit) ----------------------------------------------------------------
+
+
+def test_giant_token_is_cut_at_the_character_cap(counter: RegexTokenCounter) -> None:
+    chunker = SentenceChunker(ChunkingSettings(max_tokens=16, overlap_tokens=4), counter)
+    text = "Intro sentence. " + "x" * 200_000 + " Outro."
+    chunks = chunker.chunk("d_x", text)
+    check_invariants(chunks, text, "d_x", 16, counter)
+    assert max(len(c.text) for c in chunks) <= 16 * MAX_CHARS_PER_TOKEN
+    assert sum(1 for c in chunks if set(c.text) == {"x"}) >= 200_000 // (16 * 100)
+
+
+def test_whitespace_gaps_count_against_the_character_cap(counter: RegexTokenCounter) -> None:
+    chunker = SentenceChunker(ChunkingSettings(max_tokens=16, overlap_tokens=4), counter)
+    text = "alpha" + " " * 5_000 + "beta" + "\n" * 3_000 + "gamma"
+    chunks = chunker.chunk("d_ws", text)
+    assert [c.text for c in chunks] == ["alpha", "beta", "gamma"]
+
+
+@pytest.mark.slow
+def test_audit_token_of_1_6_million_characters_fits_spacy(wordpiece: TokenCounter) -> None:
+    chunker = SentenceChunker(ChunkingSettings(), wordpiece)
+    text = "x" * 1_600_000
+    chunks = chunker.chunk("d_giant", text)
+    assert "".join(c.text for c in chunks) == text
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    assert max(len(c.text) for c in chunks) <= ChunkingSettings().max_tokens * MAX_CHARS_PER_TOKEN
+    assert max(len(c.text) for c in chunks) < 1_000_000  # spaCy's max_length
+    assert all(0 < c.token_count <= ChunkingSettings().max_tokens for c in chunks)

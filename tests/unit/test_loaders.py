@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -421,3 +422,125 @@ def test_path_through_a_file(tmp_path: Path, ingest: IngestSettings) -> None:
     blocker = write(tmp_path, "plain.txt", "a file, not a folder")
     err = load_error(blocker / "inner.txt", ingest)
     assert "cannot access file" in err.reason
+
+
+# --- hostile input (audit) -------------------------------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path: Path, ingest: IngestSettings) -> None:
+    err = load_error(write(tmp_path, "deep.json", DEEP), ingest)
+    assert "JSON nested deeper than about" in err.reason
+    assert "flatten the file" in err.reason
+
+
+def test_deeply_nested_jsonl_line_names_the_line(tmp_path: Path, ingest: IngestSettings) -> None:
+    content = json.dumps({"text": "ok"}) + "\n" + DEEP + "\n"
+    err = load_error(write(tmp_path, "deep.jsonl", content), ingest)
+    assert "line 2 is nested deeper than about" in err.reason
+
+
+def test_csv_unterminated_quote_fails_with_its_line(tmp_path: Path, ingest: IngestSettings) -> None:
+    path = write(tmp_path, "q.csv", 'id,text\n1,"unterminated quote\n2,fine\n')
+    err = load_error(path, ingest)
+    assert "unterminated quoted field starting on line 2" in err.reason
+    assert "closing quote" in err.reason
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("id,text\n1,fine\n2,one,two\n", "line 3 (row 2) has 3 fields but the header has 2"),
+        (
+            "id,title,text\n1,t,fine\n\n2,short\n",
+            "line 4 (row 2) has 2 fields but the header has 3",
+        ),
+        ('id,text\n1,"closed"then more\n', "invalid CSV on line 2"),
+    ],
+)
+def test_csv_malformed_rows_fail(
+    tmp_path: Path, ingest: IngestSettings, content: str, expected: str
+) -> None:
+    assert expected in load_error(write(tmp_path, "m.csv", content), ingest).reason
+
+
+def test_control_characters_are_dropped_by_normalisation(
+    tmp_path: Path, ingest: IngestSettings
+) -> None:
+    assert normalize_text("a\x1b[31mred\x1b[0m\x07\x00\x7f\x9b2J b\tc") == "a[31mred[0m2J b\tc"
+    assert normalize_text("page one\x0cpage two\x0bthree\x85four") == (
+        "page one\npage two\nthree\nfour"
+    )
+    raw = "The \x1b[31mRed Harbour\x1b[0m is old.\x07"
+    [doc] = load_file(write(tmp_path, "esc.txt", raw), ingest)
+    assert doc.text == "The [31mRed Harbour[0m is old."
+    html = "<title>Evil\x1b]0;owned\x07 title</title><p>Body\x1b[2J text.</p>"
+    [page] = load_file(write(tmp_path, "esc.html", html), ingest)
+    assert page.title == "Evil]0;owned title"
+    assert page.text == "Body[2J text."
+    records = [{"title": "T\x1b[1m", "text": "x\x1b", "note": "n\x1b"}]
+    [record] = load_file(write(tmp_path, "esc.json", json.dumps(records)), ingest)
+    assert (record.title, record.text, record.metadata["fields"]) == ("T[1m", "x", {"note": "n"})
+    [row] = load_file(write(tmp_path, "esc.csv", "title,text,x\n\x1bT,\x1bbody,\x1bv\n"), ingest)
+    assert (row.title, row.text, row.metadata["fields"]) == ("T", "body", {"x": "v"})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_fifo_is_named_as_a_pipe(tmp_path: Path, ingest: IngestSettings) -> None:
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    err = load_error(fifo, ingest)  # never blocks: opened non-blocking
+    assert "is a named pipe (FIFO), not a regular file" in err.reason
+
+
+def test_symlink_loop_and_dangling_link_say_what_they_are(
+    tmp_path: Path, ingest: IngestSettings
+) -> None:
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to("loop.txt")
+    with pytest.raises(IngestError) as info:
+        load_file(loop, ingest)
+    assert info.value.path == str(loop)  # the link's own path
+    assert "symbolic link loop" in info.value.reason
+    dangling = tmp_path / "dangling.md"
+    dangling.symlink_to("gone.md")
+    with pytest.raises(IngestError) as info:
+        load_file(dangling, ingest)
+    assert info.value.path == str(dangling)
+    assert "dangling symbolic link to gone.md" in info.value.reason
+
+
+def test_a_link_is_loaded_under_its_own_path(tmp_path: Path, ingest: IngestSettings) -> None:
+    target = write(tmp_path, "target.txt", "Linked text.")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    [doc] = load_file(link, ingest)
+    assert doc.source == str(link)
+    assert doc.text == "Linked text."
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_pypdf_warnings_name_the_file(tmp_path: Path, ingest: IngestSettings) -> None:
+    damaged = make_pdf("Repaired text").replace(b"0000000009 00000 n", b"0000000001 00000 n")
+    path = write(tmp_path, "damaged.pdf", damaged)
+    root, seen = logging.getLogger(), _Collect()
+    root.addHandler(seen)
+    try:
+        [doc] = load_file(path, ingest)
+    finally:
+        root.removeHandler(seen)
+    assert doc.text == "Repaired text"
+    assert doc.metadata["pdf_warnings"]
+    ours = [r.getMessage() for r in seen.records if r.name == "graphrag.ingest.pdf"]
+    assert ours
+    assert all(m.startswith(f"{path.resolve()}: pypdf: ") for m in ours)
+    assert not [r for r in seen.records if r.name.startswith("pypdf")]  # once, with the name

@@ -15,12 +15,16 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
 import multiprocessing as mp
+import os
 import re
+import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,6 +51,7 @@ __all__ = [
     "load_nlp",
     "mentions_from_doc",
     "prepare_doc",
+    "stop_workers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,9 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _LEMMATIZER = "lemmatizer"
 _NLP_CACHE: dict[str, Language] = {}
 _NLP_LOCK = threading.Lock()
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+_WATCHDOG_SECONDS = 0.5
+_POOLS: set[ProcessPoolExecutor] = set()  # pools of running extractions, for stop_workers
 
 
 def load_nlp(model: str) -> Language:
@@ -164,7 +172,9 @@ class SpacyExtractor:
             if len(chunk.text) > nlp.max_length:
                 msg = (
                     f"chunk {chunk.id} has {len(chunk.text)} characters, more than spaCy's "
-                    f"limit of {nlp.max_length}; lower chunking.max_tokens"
+                    f"limit of {nlp.max_length}; split its text into smaller chunks (the "
+                    "SentenceChunker keeps every chunk under chunking.max_tokens x 100 "
+                    "characters)"
                 )
                 raise ExtractionError(msg)
         items = [(chunk.id, chunk.text) for chunk in chunks]
@@ -195,6 +205,8 @@ def _extract_parallel(
     Workers return small :class:`ChunkExtraction` objects rather than Docs, which is faster
     than ``nlp.pipe(n_process=...)`` (measured 96-108 vs 79-95 chunks/s on two cores). On
     Linux workers are forked and inherit the loaded pipeline; elsewhere they load it once.
+    Workers exit on their own when this process dies (see :func:`_init_worker`), and
+    :func:`stop_workers` kills them from a signal handler.
     """
     size = settings.batch_size
     batches = [items[i : i + size] for i in range(0, len(items), size)]
@@ -202,14 +214,70 @@ def _extract_parallel(
     method = "fork" if sys.platform == "linux" else "spawn"
     work = functools.partial(_extract_items, settings=settings)
     try:
-        with ProcessPoolExecutor(processes, mp_context=mp.get_context(method)) as pool:
-            return [result for part in pool.map(work, batches) for result in part]
+        with ProcessPoolExecutor(
+            processes,
+            mp_context=mp.get_context(method),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        ) as pool:
+            _POOLS.add(pool)
+            try:
+                return [result for part in pool.map(work, batches) for result in part]
+            finally:
+                _POOLS.discard(pool)
     except BrokenProcessPool as exc:
         msg = (
             f"a spaCy worker process died while extracting {len(items)} chunks ({exc}); "
             "lower GRAPHRAG_EXTRACTION__PROCESSES or free memory"
         )
         raise ExtractionError(msg) from exc
+
+
+def stop_workers() -> int:
+    """Kill the worker processes of every extraction running in this process.
+
+    Safe to call from a signal handler (no locks). The extraction then fails with an
+    :class:`~graphrag.errors.ExtractionError` ("a spaCy worker process died").
+
+    Returns:
+        The number of worker processes signalled.
+    """
+    killed = 0
+    for pool in list(_POOLS):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            if process.is_alive():
+                process.kill()
+                killed += 1
+    return killed
+
+
+def _init_worker(parent: int) -> None:
+    """Tie a worker's life to its parent's: it exits when the parent dies, however it dies.
+
+    On Linux the kernel sends the worker ``SIGKILL`` when the parent exits
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread also polls the parent id and
+    exits when the worker has been re-parented. ``SIGTERM`` gets its default action back
+    (a forked worker inherits the CLI's handler).
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError) as exc:  # no prctl: the watchdog still works
+            logger.debug("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    watchdog = threading.Thread(
+        target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True
+    )
+    watchdog.start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCHDOG_SECONDS)
+    os._exit(1)
 
 
 def _forced_breaks(text: str) -> list[int]:

@@ -249,3 +249,46 @@ def test_unknown_model_is_an_extraction_error() -> None:
     broken = SpacyExtractor(ExtractionSettings(processes=1, spacy_model="no_such_spacy_model"))
     with pytest.raises(ExtractionError, match="'no_such_spacy_model' could not be loaded"):
         broken.extract_sync([chunk("text")])
+
+
+def test_chunks_of_a_giant_token_are_accepted(extractor: Any) -> None:
+    from graphrag.config import ChunkingSettings
+    from graphrag.ingest.chunking import SentenceChunker
+    from graphrag.ingest.tokens import RegexTokenCounter
+
+    chunks = SentenceChunker(ChunkingSettings(), RegexTokenCounter()).chunk("d", "x" * 1_600_000)
+    results = extractor.extract_sync(chunks)  # no "more than spaCy's limit" any more
+    assert len(results) == len(chunks) > 1
+
+
+def test_stop_workers_ends_a_parallel_extraction_at_once() -> None:
+    import multiprocessing
+    import threading
+    import time
+
+    from graphrag.extract.spacy_extractor import stop_workers
+
+    chunks = [chunk(CURIE * 4, i) for i in range(600)]
+    parallel = SpacyExtractor(ExtractionSettings(processes=2, batch_size=2))
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            parallel.extract_sync(chunks)
+        except ExtractionError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(multiprocessing.active_children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = multiprocessing.active_children()
+    assert stop_workers() == 2
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    [error] = outcome
+    assert "a spaCy worker process died" in str(error)
+    for worker in workers:
+        worker.join(timeout=5)
+        assert not worker.is_alive()

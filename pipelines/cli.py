@@ -3,7 +3,10 @@
 Every command takes ``--config``, ``--store``, ``--db`` and ``--log-level``; settings are built
 here and only here, with :func:`graphrag.config.load_settings`. Expected errors print one red
 message on stderr and exit with code 2 (bad configuration or input) or 1 (runtime failure);
-no traceback.
+no traceback. Ctrl-C (SIGINT) exits with 130 and SIGTERM with 143 ("interrupted" /
+"terminated"), after stopping the spaCy worker processes and closing the store. Text from
+documents and users is printed through :func:`pipelines.report.printable`: control
+characters never reach the terminal.
 
 Heavy modules (models, stores) are imported inside the commands, so ``graphrag --help`` is
 fast. Tests replace :func:`open_components` to reuse models loaded once per session.
@@ -13,9 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -30,7 +37,13 @@ from graphrag.errors import (
     InvalidQueryError,
     NotFoundError,
 )
-from pipelines.report import progress_bar, progress_callback
+from pipelines.report import (
+    escape_log_output,
+    printable,
+    progress_bar,
+    progress_callback,
+    safe_json,
+)
 
 if TYPE_CHECKING:
     from graphrag.runtime import Components
@@ -61,6 +74,12 @@ LogOpt = Annotated[
 ]
 BAD_INPUT = 2
 FAILURE = 1
+INTERRUPTED = 130  # 128 + SIGINT
+TERMINATED = 143  # 128 + SIGTERM
+
+
+class TerminatedError(KeyboardInterrupt):
+    """Raised in the main thread when the CLI receives SIGTERM (handled like Ctrl-C)."""
 
 
 async def open_components(settings: Settings) -> Components:
@@ -75,7 +94,22 @@ def main() -> None:
     from pipelines import analyst_queries
 
     app.add_typer(analyst_queries.app, name="analyst-queries")
+    install_sigterm_handler()
     app()
+
+
+def install_sigterm_handler() -> None:
+    """Make SIGTERM stop the command like Ctrl-C does (exit code 143, no orphan workers)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    extractor = sys.modules.get("graphrag.extract.spacy_extractor")
+    if extractor is not None:  # kill running spaCy workers so nothing waits for them
+        extractor.stop_workers()
+    raise TerminatedError
 
 
 # --- plumbing ----------------------------------------------------------------------------------
@@ -83,7 +117,7 @@ def main() -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``message`` in red on stderr and return the exit to raise."""
-    stderr.print(Text(f"error: {message}", style="red"), soft_wrap=True)
+    stderr.print(Text(f"error: {printable(message)}", style="red"), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -98,8 +132,10 @@ def errors() -> Iterator[None]:
         raise fail(f"not found: {exc}", FAILURE) from None
     except GraphRAGError as exc:
         raise fail(str(exc), FAILURE) from None
+    except TerminatedError:
+        raise fail("terminated (SIGTERM); work already written is kept", TERMINATED) from None
     except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+        raise fail("interrupted", INTERRUPTED) from None
 
 
 def make_settings(
@@ -146,6 +182,7 @@ def make_settings(
     from graphrag.runtime import configure_logging
 
     configure_logging(level)
+    escape_log_output()
     return settings
 
 
@@ -176,6 +213,12 @@ def ingest(
     no_recursive: Annotated[
         bool, typer.Option("--no-recursive", help="Do not descend into sub-folders.")
     ] = False,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links", help="Follow symbolic links that point outside the given folders."
+        ),
+    ] = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,
     db: DbOpt = None,
@@ -186,7 +229,10 @@ def ingest(
     from pipelines.report import ingest_table, print_failures
 
     with errors():
-        settings = make_settings(config, store, db, log_level)
+        overrides: dict[str, Any] = {}
+        if follow_links:
+            overrides["ingest"] = {"follow_external_links": True}
+        settings = make_settings(config, store, db, log_level, **overrides)
         with progress_bar("documents", stderr) as bar:
             callback = progress_callback(bar, "documents")
             summary = run_with(
@@ -236,7 +282,7 @@ def query(
 
         answer = run_with(settings, body)
     if as_json:
-        typer.echo(answer.model_dump_json(indent=2))
+        typer.echo(safe_json(answer.model_dump_json(indent=2)))
     else:
         print_answer(stdout, answer)
 
@@ -309,9 +355,12 @@ def export(
             settings, lambda c: export_graph(c.store, chosen, output, with_chunks=with_chunks)
         )
     stdout.print(
-        f"wrote {summary.path} ({summary.format.value}): {summary.nodes} nodes, "
-        f"{summary.edges} edges ({summary.entities} entities, {summary.relations} relations, "
-        f"{summary.documents} documents, {summary.chunks} chunks)"
+        printable(
+            f"wrote {summary.path} ({summary.format.value}): {summary.nodes} nodes, "
+            f"{summary.edges} edges ({summary.entities} entities, {summary.relations} "
+            f"relations, {summary.documents} documents, {summary.chunks} chunks)"
+        ),
+        markup=False,
     )
 
 
@@ -368,7 +417,7 @@ def evaluate(
     stdout.print(eval_table(result.scores))
     stdout.print(f"{result.questions} questions, {result.passages} passages")
     for kind, path in paths.items():
-        stdout.print(f"{kind}: {path}")
+        stdout.print(printable(f"{kind}: {path}"), markup=False)
 
 
 @app.command()
@@ -445,9 +494,13 @@ def migrate(
                 ),
             )
     stdout.print(
-        f"migrated {result.documents} documents ({result.chunks} chunks, {result.entities_new} "
-        f"entities, {result.relations_new} relations, {result.merges} merges) from "
-        f"{result.source} to {result.target} in {result.seconds:.1f} s"
+        printable(
+            f"migrated {result.documents} documents ({result.chunks} chunks, "
+            f"{result.entities_new} entities, {result.relations_new} relations, "
+            f"{result.merges} merges) from {result.source} to {result.target} in "
+            f"{result.seconds:.1f} s"
+        ),
+        markup=False,
     )
 
 
@@ -470,7 +523,7 @@ def schema(
     with errors():
         settings = make_settings(config, store, db, log_level)
         result = run_with(settings, body)
-    stdout.print(f"schema ready at {result.location}")
+    stdout.print(printable(f"schema ready at {result.location}"), markup=False)
     stdout.print(stats_table(result))
 
 

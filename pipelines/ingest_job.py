@@ -77,18 +77,33 @@ class IngestSummary:
 
 
 def _load_one(path: Path, components: Components) -> list[Document]:
-    return load_file(path, components.settings.ingest)
+    """Load one file; a failure of any kind becomes an :class:`IngestError` for that file."""
+    try:
+        return load_file(path, components.settings.ingest)
+    except IngestError:
+        raise
+    except Exception as exc:  # a parser failure nobody foresaw must not stop the other files
+        name = type(exc).__name__
+        logger.debug("unexpected %s while loading %s", name, path, exc_info=True)
+        detail = " ".join(str(exc).split())[:200]
+        reason = (
+            f"unexpected {name} while loading ({detail}); the file was skipped: run with "
+            "--log-level DEBUG for the traceback and report it"
+        )
+        raise IngestError(str(path), reason) from exc
 
 
 def discover_inputs(
-    inputs: Sequence[str | Path], *, recursive: bool = True
+    inputs: Sequence[str | Path], *, recursive: bool = True, follow_external_links: bool = False
 ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand paths, folders and globs into the files to load.
 
     Returns:
         The files in a stable order and ``(input, reason)`` for inputs that matched nothing.
     """
-    paths, errors = discover([str(i) for i in inputs], recursive=recursive)
+    paths, errors = discover(
+        [str(i) for i in inputs], recursive=recursive, follow_external_links=follow_external_links
+    )
     return list(paths), [(e.path, e.reason) for e in errors]
 
 
@@ -118,16 +133,16 @@ async def run_ingest(
         msg = f"batch size must be at least 1 (got {batch_size})"
         raise ValueError(msg)
     start = time.perf_counter()
-    paths, errors = await asyncio.to_thread(discover_inputs, inputs, recursive=recursive)
+    follow = components.settings.ingest.follow_external_links
+    paths, errors = await asyncio.to_thread(
+        discover_inputs, inputs, recursive=recursive, follow_external_links=follow
+    )
     summary = IngestSummary(files=len(paths), input_errors=errors)
     pending: list[Document] = []
     done = 0
     for path in paths:
-        try:
-            documents = await asyncio.to_thread(_load_one, path, components)
-        except IngestError as exc:
-            logger.info("skipping %s: %s", exc.path, exc.reason)
-            summary.file_errors.append((exc.path, exc.reason))
+        documents = await _load_recorded(path, components, summary)
+        if not documents:
             continue
         summary.documents += len(documents)
         pending.extend(documents)
@@ -141,6 +156,25 @@ async def run_ingest(
     _notify(progress, done, summary.documents)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+async def _load_recorded(
+    path: Path, components: Components, summary: IngestSummary
+) -> list[Document]:
+    """Load one file; whatever goes wrong becomes its one line in ``summary.file_errors``.
+
+    Failures are logged at DEBUG only: the CLI prints the summary's failures, once each.
+    """
+    try:
+        return await asyncio.to_thread(_load_one, path, components)
+    except IngestError as exc:
+        logger.debug("skipping %s: %s", exc.path, exc.reason)
+        summary.file_errors.append((exc.path, exc.reason))
+    except Exception as exc:  # never let one file stop the others
+        logger.debug("unexpected %s while loading %s", type(exc).__name__, path, exc_info=True)
+        reason = f"unexpected {type(exc).__name__} while loading; the file was skipped"
+        summary.file_errors.append((str(path), reason))
+    return []
 
 
 async def ingest_documents(

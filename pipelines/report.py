@@ -1,14 +1,21 @@
-"""Human-facing reports: rich tables for the CLI and the evaluation outputs.
+r"""Human-facing reports: rich tables for the CLI and the evaluation outputs.
 
 Evaluation outputs (``write_eval_report``): ``results.json`` (everything, per question too),
 ``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, p50 ms, p95 ms) and
 ``recall.png`` (grouped bars of R@2/R@5/R@10 per mode, matplotlib's Agg backend).
+
+Everything printed that came from documents or users (answers, quotes, titles, sources,
+entity names, failure reasons, file paths) goes through :func:`printable` first, so text
+can never drive the terminal: control characters other than newline and tab are shown as
+``\xNN`` escapes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +39,62 @@ if TYPE_CHECKING:
     from pipelines.eval_job import EvalRun
     from pipelines.ingest_job import IngestSummary
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS_AND_NEWLINES = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")
+
+
+def printable(text: object, *, one_line: bool = False) -> str:
+    r"""Return ``str(text)`` with control characters shown as ``\xNN`` escapes.
+
+    Newline and tab are kept, except that ``one_line`` escapes newlines too (for paths,
+    names and reasons that must stay on their line).
+
+    Example:
+        >>> printable("red \x1b[31m text")
+        'red \\x1b[31m text'
+    """
+    pattern = _CONTROLS_AND_NEWLINES if one_line else _CONTROLS
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def safe_json(text: str) -> str:
+    r"""Return JSON text with DEL and C1 control characters written as ``\u`` escapes.
+
+    JSON encoders already escape C0 controls; DEL and C1 (``\x9b`` is a one-byte CSI on
+    some terminals) are legal raw in JSON strings, so they are escaped here. Outside strings
+    JSON is plain ASCII, so the result is the same JSON value.
+    """
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class PrintableLogs(logging.Filter):
+    """Shows control characters in log messages as escapes (file names, document text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message of ``record`` when it holds control characters; keep it."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let the handler report it as usual
+            return True
+        cleaned = printable(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def escape_log_output() -> None:
+    """Add :class:`PrintableLogs` to every handler of the root logger (once each)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, PrintableLogs) for f in handler.filters):
+            handler.addFilter(PrintableLogs())
+
+
+def _line(text: object) -> str:
+    """Markup-escaped, one-line printable text for rich markup strings."""
+    return escape(printable(text, one_line=True))
+
+
 EXTRACTIVE_NOTE = (
     "extractive answer (no LLM configured): the sentences below are quoted verbatim from the "
     "retrieved passages"
@@ -45,7 +108,7 @@ def ingest_table(summary: IngestSummary) -> Table:
     table.add_column("what", style="bold")
     table.add_column("count", justify="right")
     rows: list[tuple[str, str]] = [
-        ("inputs not found", str(len(summary.input_errors))),
+        ("inputs failed", str(len(summary.input_errors))),
         ("files", f"{summary.files} ({len(summary.file_errors)} failed)"),
         ("documents", str(summary.documents)),
         ("  new", str(summary.new)),
@@ -64,7 +127,7 @@ def ingest_table(summary: IngestSummary) -> Table:
         ),
     ]
     for name, value in rows:
-        if name == "inputs not found" and not summary.input_errors:
+        if name == "inputs failed" and not summary.input_errors:
             continue
         if name == "files" and not summary.files and not summary.file_errors:
             continue  # documents re-loaded by id (undo of a merge), not discovered files
@@ -97,24 +160,25 @@ def progress_callback(progress: Progress, label: str) -> Callable[[int, int], No
 def print_failures(console: Console, failures: Sequence[tuple[str, str]]) -> None:
     """Print one red line per failure: ``path: reason``."""
     for path, reason in failures:
-        console.print(f"[red]{escape(path)}: {escape(reason)}[/red]", soft_wrap=True)
+        console.print(f"[red]{_line(path)}: {_line(reason)}[/red]", soft_wrap=True)
 
 
 def print_answer(console: Console, answer: Answer, *, show_context: bool = True) -> None:
     """Print an answer, its citations and (optionally) the retrieved context with timings."""
     label = "extractive" if answer.kind is AnswerKind.EXTRACTIVE else "LLM"
-    console.print(f"[bold]Q:[/bold] {escape(answer.question)}", soft_wrap=True)
+    console.print(f"[bold]Q:[/bold] {escape(printable(answer.question))}", soft_wrap=True)
     console.print(
-        f"[bold]A[/bold] ({label}, mode {answer.mode.value}): {escape(answer.text)}",
+        f"[bold]A[/bold] ({label}, mode {answer.mode.value}): {escape(printable(answer.text))}",
         soft_wrap=True,
     )
     if answer.kind is AnswerKind.EXTRACTIVE and not answer.notes:
         console.print(f"[dim]{EXTRACTIVE_NOTE}[/dim]")
     for note in answer.notes:
-        console.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
+        console.print(f"[dim]note: {escape(printable(note))}[/dim]", soft_wrap=True)
     for citation in answer.citations:
+        line = f"{citation.title} ({citation.source}) chunk {citation.chunk_id}"
         console.print(
-            f"  [{citation.marker}] {citation.title} ({citation.source}) chunk {citation.chunk_id}",
+            f"  [{citation.marker}] {printable(line, one_line=True)}",
             highlight=False,
             markup=False,
             soft_wrap=True,
@@ -137,7 +201,10 @@ def context_table(context: RetrievedContext) -> Table:
     for rank, chunk in enumerate(context.chunks, start=1):
         text = chunk.text if len(chunk.text) <= 160 else chunk.text[:157] + "..."
         table.add_row(
-            str(rank), f"{chunk.score:.3f}", escape(f"{chunk.title}\n{chunk.id}"), escape(text)
+            str(rank),
+            f"{chunk.score:.3f}",
+            f"{_line(chunk.title)}\n{_line(chunk.id)}",
+            escape(printable(text)),
         )
     return table
 
@@ -146,7 +213,7 @@ def print_graph_context(console: Console, context: RetrievedContext) -> None:
     """Print the context's entities and relations, one line each kind (names, not ids)."""
     if context.entities:
         names = ", ".join(f"{e.name} ({e.type})" for e in context.entities[:20])
-        console.print(f"[bold]entities:[/bold] {escape(names)}", soft_wrap=True)
+        console.print(f"[bold]entities:[/bold] {_line(names)}", soft_wrap=True)
     if context.relations:
         by_id = {e.id: e.name for e in context.entities}
         rels = "; ".join(
@@ -154,12 +221,12 @@ def print_graph_context(console: Console, context: RetrievedContext) -> None:
             f"{by_id.get(r.target_id, r.target_id)}"
             for r in context.relations[:10]
         )
-        console.print(f"[bold]relations:[/bold] {escape(rels)}", soft_wrap=True)
+        console.print(f"[bold]relations:[/bold] {_line(rels)}", soft_wrap=True)
 
 
 def stats_table(stats: StoreStats) -> Table:
     """Return the store counts."""
-    table = Table(title=escape(f"Store {stats.backend} at {stats.location}"))
+    table = Table(title=_line(f"Store {stats.backend} at {stats.location}"))
     table.add_column("object")
     table.add_column("count", justify="right")
     for name in (
@@ -179,7 +246,7 @@ def stats_table(stats: StoreStats) -> Table:
 
 def delete_table(report: DeleteReport) -> Table:
     """Return what deleting a document removed."""
-    table = Table(title=f"Deleted document {report.document_id}")
+    table = Table(title=_line(f"Deleted document {report.document_id}"))
     table.add_column("what")
     table.add_column("count", justify="right")
     for name, value in report.model_dump(exclude={"document_id"}).items():
@@ -201,9 +268,12 @@ def print_merges(
         undone = (
             f" undone {record.undone_at.isoformat(timespec='seconds')}" if record.undone_at else ""
         )
-        console.print(
+        line = (
             f"{record.id}  {record.alias_name} ({record.alias_type}) -> {canonical}  "
-            f"[{record.method} {record.score:.3f}]{undone}",
+            f"[{record.method} {record.score:.3f}]{undone}"
+        )
+        console.print(
+            printable(line, one_line=True),
             markup=False,
             soft_wrap=True,
         )

@@ -379,3 +379,43 @@ def test_reading_commands_refuse_a_missing_store(runner: CliRunner, tmp_path: Pa
         assert result.exit_code == 2, (args, result.output)
         assert "no graph store at" in result.stderr
     assert not missing.parent.exists()  # nothing was created
+
+
+def test_links_out_of_the_folder_need_follow_links(runner: CliRunner, tmp_path: Path) -> None:
+    import sqlite3
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "inside.txt").write_text("Maria Olsen founded the Olsen Bakery in Trondheim.")
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("The Olsen Bakery sells bread in Bergen.")
+    link = corpus / "link.txt"
+    link.symlink_to(secret)
+    db = tmp_path / "g.db"
+
+    refused = invoke(runner, "ingest", corpus, "--db", db)
+    assert refused.exit_code == 1, refused.output
+    assert f"{corpus.resolve() / 'link.txt'}: symbolic link to {secret}" in refused.stderr
+    assert "--follow-links" in refused.stderr
+    assert not any(line.startswith(str(secret)) for line in refused.stderr.splitlines())
+    assert summary_value(refused.stdout, "new") == "1"
+
+    followed = invoke(runner, "ingest", corpus, "--follow-links", "--db", db)
+    assert followed.exit_code == 0, followed.output
+    assert summary_value(followed.stdout, "new") == "1"
+    with sqlite3.connect(db) as conn:
+        stored = {s for (s,) in conn.execute("SELECT source FROM documents")}
+    assert str(corpus.resolve() / "link.txt") in stored  # under the link's own path
+    assert str(secret) not in stored
+
+
+def test_failure_lines_escape_control_characters(runner: CliRunner, tmp_path: Path) -> None:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "\x1b[31mred.json").write_text('{"text": ')
+    (corpus / "fine.txt").write_text("Maria Olsen founded the Olsen Bakery in Trondheim.")
+    result = invoke(runner, "ingest", corpus, "--db", tmp_path / "g.db")
+    assert result.exit_code == 1, result.output
+    assert "\\x1b[31mred.json: invalid JSON" in result.stderr
+    assert "\x1b" not in result.output

@@ -1,11 +1,12 @@
-"""Graph building: load -> chunk -> extract -> resolve -> embed -> write.
+"""Graph building: load -> chunk -> extract -> embed -> write -> resolve.
 
 :class:`GraphBuilder` turns loaded :class:`~graphrag.models.Document` objects into
 :class:`~graphrag.models.DocumentGraph` units and writes them through the
 :class:`~graphrag.ports.GraphStore` port. Each stage works on a whole batch (spaCy and the
 embedding model are fastest on large batches); each document is still written atomically, and
 a document that fails is isolated, recorded as ``failed`` and reported, while the rest of the
-batch goes on.
+batch goes on. Entity resolution runs after the write, over what the store holds (see
+:mod:`graphrag.resolution`).
 """
 
 from __future__ import annotations
@@ -19,24 +20,10 @@ from dataclasses import dataclass, field
 
 from graphrag.config import ResolutionSettings
 from graphrag.errors import GraphRAGError
-from graphrag.ids import entity_id, normalize_name, relation_id
-from graphrag.models import (
-    Chunk,
-    ChunkExtraction,
-    Document,
-    DocumentGraph,
-    DocumentStatus,
-    Entity,
-    Evidence,
-    Mention,
-    MergeRecord,
-    RawMention,
-    Relation,
-    RelationKind,
-    Vector,
-)
+from graphrag.models import Chunk, Document, DocumentGraph, DocumentStatus, Vector
 from graphrag.ports import Chunker, Embedder, EmbedKind, Extractor, GraphStore
-from graphrag.resolve import EntityResolver, Resolution, build_candidates
+from graphrag.resolution.keys import embeddable, surface_rows
+from graphrag.resolution.reconcile import Reconciler
 
 logger = logging.getLogger(__name__)
 
@@ -120,17 +107,14 @@ class TimedEmbedder:
             self.seconds += time.perf_counter() - start
 
 
-@dataclass
-class _Batch:
-    """Intermediate state of one batch."""
-
-    documents: list[Document]
-    chunks: dict[str, list[Chunk]] = field(default_factory=dict)
-    extractions: dict[str, ChunkExtraction] = field(default_factory=dict)
-
-
 class GraphBuilder:
     """Builds document graphs and writes them to a store.
+
+    A batch is chunked, extracted and embedded without any lock; then, holding the store's
+    writer lock, the documents' raw facts (chunks with their extractions) are written and
+    :class:`~graphrag.resolution.reconcile.Reconciler` resolves their entities and derives
+    their mentions and relations. The graph therefore depends only on the stored documents,
+    not on batch size, order or concurrent writers.
 
     Example:
         ```python
@@ -153,10 +137,13 @@ class GraphBuilder:
         self.embedder = TimedEmbedder(embedder)
         self.extractor = extractor
         self.chunker = chunker
-        self.resolver = EntityResolver(resolution, store, self.embedder)
+        self.settings = resolution
+        self.reconciler = Reconciler(store, self.embedder, resolution)
 
     async def ingest(self, documents: Sequence[Document], *, force: bool = False) -> IngestReport:
         """Write the documents that are new or changed; skip unchanged ones.
+
+        Whatever an earlier, interrupted run left to resolve is finished too.
 
         Args:
             documents: Loaded documents (with ``text``).
@@ -169,10 +156,18 @@ class GraphBuilder:
         start = time.perf_counter()
         report = IngestReport(seen=len(documents))
         todo, replaced = await self._select(documents, force=force, report=report)
-        if todo:
-            embed_before = self.embedder.seconds
-            await self._run_batch(todo, replaced, report)
-            report.model_seconds += self.embedder.seconds - embed_before
+        embed_before = self.embedder.seconds
+        graphs, vectors = await self._prepare(todo, report)
+        async with self.store.writer_lock():
+            written = await self._write(graphs, replaced, report)
+            with _stage(report, "resolve"):
+                cache = {g.document.id: g.chunks for g in written}
+                outcome = await self.reconciler.run(vectors=vectors, chunks=cache)
+        report.entities_new += outcome.written.entities_new
+        report.relations_new += outcome.written.relations_new
+        report.mentions += outcome.written.mentions
+        report.merges += outcome.merges
+        report.model_seconds += self.embedder.seconds - embed_before
         report.seconds = time.perf_counter() - start
         return report
 
@@ -199,43 +194,43 @@ class GraphBuilder:
         report.unchanged += len(documents) - len(unique)
         return todo, replaced
 
-    async def _run_batch(
-        self,
-        documents: list[Document],
-        replaced: set[str],
-        report: IngestReport,
-    ) -> None:
+    async def _prepare(
+        self, documents: list[Document], report: IngestReport
+    ) -> tuple[list[DocumentGraph], dict[str, Vector]]:
+        """Chunk, extract and embed (no lock held); isolate documents that fail."""
+        if not documents:
+            return [], {}
         try:
             graphs = await self._build(documents, report)
         except GraphRAGError as exc:
             if len(documents) == 1:
                 await self._fail(documents[0], str(exc), report)
-                return
+                return [], {}
             logger.warning(
                 "batch of %d documents failed (%s); retrying one by one", len(documents), exc
             )
+            graphs = []
             for doc in documents:
-                await self._run_batch([doc], replaced, report)
-            return
-        await self._write(graphs, replaced, report)
+                graphs += (await self._prepare([doc], report))[0]
+        with _stage(report, "resolve"):
+            vectors = await self._key_vectors(graphs)
+        return graphs, vectors
 
     async def _build(self, documents: list[Document], report: IngestReport) -> list[DocumentGraph]:
-        batch = _Batch(documents)
         with _stage(report, "chunk"):
-            batch.chunks = await asyncio.to_thread(self._chunk_all, documents)
-        all_chunks = [c for doc in documents for c in batch.chunks[doc.id]]
+            chunks = await asyncio.to_thread(self._chunk_all, documents)
+        all_chunks = [c for doc in documents for c in chunks[doc.id]]
         with _stage(report, "extract"):
             ex_start = time.perf_counter()
             extractions = await self.extractor.extract(all_chunks)
             report.model_seconds += time.perf_counter() - ex_start
-        batch.extractions = {e.chunk_id: e for e in extractions}
-        with _stage(report, "resolve"):
-            resolution = await self._resolve(batch)
+        for chunk, extraction in zip(all_chunks, extractions, strict=True):
+            chunk.extraction = extraction
         with _stage(report, "embed_chunks"):
             vectors = await self.embedder.embed([c.text for c in all_chunks], kind="passage")
         for chunk, vector in zip(all_chunks, vectors, strict=True):
             chunk.embedding = vector
-        return [_assemble(doc, batch, resolution) for doc in documents]
+        return [_raw_graph(doc, chunks[doc.id]) for doc in documents]
 
     def _chunk_all(self, documents: list[Document]) -> dict[str, list[Chunk]]:
         out: dict[str, list[Chunk]] = {}
@@ -247,39 +242,49 @@ class GraphBuilder:
             out[doc.id] = chunks
         return out
 
-    async def _resolve(self, batch: _Batch) -> Resolution:
-        items = [
-            (doc.id, mention)
-            for doc in batch.documents
-            for chunk in batch.chunks[doc.id]
-            for mention in batch.extractions[chunk.id].mentions
-        ]
-        return await self.resolver.resolve(build_candidates(items))
+    async def _key_vectors(self, graphs: list[DocumentGraph]) -> dict[str, Vector]:
+        """Embed the names of the batch's keys the store has no vector for yet."""
+        names: dict[str, str] = {}
+        for graph in graphs:
+            for chunk in graph.chunks:
+                for row in surface_rows(chunk.extraction):
+                    if embeddable(row.type, embed_concepts=self.settings.embed_concepts):
+                        names.setdefault(row.key, row.norm)
+        if not names:
+            return {}
+        known = await self.store.key_infos(list(names))
+        done = {i.key for i in known if i.embedding is not None}
+        todo = [k for k in names if k not in done]
+        if not todo:
+            return {}
+        vectors = await self.embedder.embed([names[k] for k in todo], kind="passage")
+        return {k: vectors[i] for i, k in enumerate(todo)}
 
     async def _write(
         self, graphs: list[DocumentGraph], replaced: set[str], report: IngestReport
-    ) -> None:
+    ) -> list[DocumentGraph]:
+        """Write the raw facts; return the graphs written (failed documents are recorded)."""
+        if not graphs:
+            return []
         with _stage(report, "write"):
             try:
-                written = await self.store.upsert_documents(graphs)
+                written = await self.store.upsert_documents(graphs, derived=False)
             except GraphRAGError as exc:
                 if len(graphs) == 1:
                     await self._fail(graphs[0].document, str(exc), report)
-                    return
+                    return []
                 logger.warning("batch write failed (%s); writing one by one", exc)
+                done: list[DocumentGraph] = []
                 for graph in graphs:
-                    await self._write([graph], replaced, report)
-                return
+                    done += await self._write([graph], replaced, report)
+                return done
         report.written += written.documents
         report.replaced += sum(1 for g in graphs if g.document.id in replaced)
         report.chunks += written.chunks
-        report.entities_new += written.entities_new
-        report.relations_new += written.relations_new
-        report.mentions += written.mentions
-        report.merges += written.merges
+        return graphs
 
     async def _fail(self, document: Document, reason: str, report: IngestReport) -> None:
-        logger.error("%s: %s", document.source, reason)
+        logger.info("%s: %s", document.source, reason)  # the summary lists it
         report.failed.append((document.source, reason))
         try:
             await self.store.set_document_status(document, DocumentStatus.FAILED, error=reason)
@@ -298,103 +303,7 @@ def _stage(report: IngestReport, name: str) -> Iterator[None]:
         )
 
 
-def _assemble(doc: Document, batch: _Batch, resolution: Resolution) -> DocumentGraph:
-    """Build the :class:`DocumentGraph` of one document from the batch results."""
-    chunks = batch.chunks[doc.id]
-    entities: dict[str, Entity] = {}
-    mentions: dict[tuple[str, str], Mention] = {}
-    relations: dict[str, Relation] = {}
-    used_keys: set[str] = set()
-    for chunk in chunks:
-        extraction = batch.extractions[chunk.id]
-        ids: list[str | None] = []
-        for raw in extraction.mentions:
-            key = mention_key(raw)
-            entity = resolution.canonical.get(key) if key else None
-            if key is None or entity is None:  # unusable surface (empty after normalising)
-                ids.append(None)
-                continue
-            used_keys.add(key)
-            entities[entity.id] = entity
-            ids.append(entity.id)
-            _add_mention(mentions, chunk.id, entity.id, raw.surface, (raw.start, raw.end))
-        for raw_rel in extraction.relations:
-            src, dst = ids[raw_rel.subject], ids[raw_rel.object]
-            if src is None or dst is None or src == dst:
-                continue
-            _add_relation(
-                relations,
-                chunk.id,
-                src,
-                dst,
-                raw_rel.predicate,
-                raw_rel.kind,
-                raw_rel.sentence,
-                raw_rel.weight,
-            )
-    merges = _merges_for(resolution.merges, used_keys)
+def _raw_graph(doc: Document, chunks: list[Chunk]) -> DocumentGraph:
+    """A document with its chunks (extractions and embeddings attached), not yet derived."""
     document = doc.model_copy(update={"chunk_count": len(chunks), "status": DocumentStatus.DONE})
-    return DocumentGraph(
-        document=document,
-        chunks=chunks,
-        entities=list(entities.values()),
-        mentions=list(mentions.values()),
-        relations=list(relations.values()),
-        merges=merges,
-    )
-
-
-def mention_key(raw: RawMention) -> str | None:
-    """Return the candidate key of a raw mention (``None`` if its name normalises to nothing)."""
-    norm = normalize_name(raw.surface)
-    return entity_id(norm, raw.type) if norm else None
-
-
-def _add_mention(
-    mentions: dict[tuple[str, str], Mention],
-    chunk_id: str,
-    entity_id: str,
-    surface: str,
-    span: tuple[int, int],
-) -> None:
-    mention = mentions.get((chunk_id, entity_id))
-    if mention is None:
-        mentions[(chunk_id, entity_id)] = Mention(
-            chunk_id=chunk_id, entity_id=entity_id, surface_forms=[surface], spans=[span]
-        )
-        return
-    if surface not in mention.surface_forms:
-        mention.surface_forms.append(surface)
-    mention.spans.append(span)
-
-
-def _add_relation(
-    relations: dict[str, Relation],
-    chunk_id: str,
-    src: str,
-    dst: str,
-    predicate: str,
-    kind: RelationKind,
-    sentence: str,
-    weight: float,
-) -> None:
-    if kind is RelationKind.COOCCURRENCE and dst < src:
-        src, dst = dst, src  # co-occurrence is undirected: one canonical direction
-    rid = relation_id(src, predicate, dst)
-    relation = relations.get(rid)
-    if relation is None:
-        relation = Relation(
-            id=rid, source_id=src, target_id=dst, predicate=predicate, kind=kind, weight=0.0
-        )
-        relations[rid] = relation
-    relation.weight += weight
-    for evidence in relation.evidence:
-        if evidence.chunk_id == chunk_id and evidence.sentence == sentence:
-            evidence.weight += weight
-            return
-    relation.evidence.append(Evidence(chunk_id=chunk_id, sentence=sentence, weight=weight))
-
-
-def _merges_for(merges: Sequence[MergeRecord], used_keys: set[str]) -> list[MergeRecord]:
-    """The merge records whose alias appears in this document."""
-    return [m for m in merges if m.alias_id in used_keys]
+    return DocumentGraph(document=document, chunks=chunks)

@@ -40,6 +40,12 @@ class EmbeddedStoreSettings(_Section):
     path: Path = Field(
         default=Path(".graphrag/graph.db"), description="SQLite file of the embedded store."
     )
+    writer_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds a writer waits for another process writing the same store "
+        "(ingest, delete, merge undo) before giving up.",
+    )
 
 
 class ArangoSettings(_Section):
@@ -62,6 +68,11 @@ class ArangoSettings(_Section):
     request_timeout: float = Field(default=60.0, gt=0, description="HTTP timeout in seconds.")
     retries: int = Field(default=3, ge=0, le=10, description="Retries of idempotent requests.")
     batch_size: int = Field(default=500, ge=1, le=10_000, description="Documents per bulk call.")
+    writer_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds a writer waits for the writer lease another process holds.",
+    )
     n_probe: int = Field(default=16, ge=1, description="IVF cells searched per vector query.")
     n_lists: int | None = Field(
         default=None, ge=1, description="IVF centroids (default: about 4*sqrt(N), at most N)."

@@ -75,8 +75,55 @@ class Document(_Model):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class RawMention(_Model):
+    """An entity mention found by an extractor, before resolution.
+
+    Attributes:
+        surface: The text as written.
+        type: Coarse type (see :class:`Entity`).
+        start: Character offset in the chunk text.
+        end: End offset (exclusive).
+        sentence: Index of the sentence inside the chunk.
+    """
+
+    surface: str
+    type: str
+    start: int
+    end: int
+    sentence: int = 0
+
+
+class RawRelation(_Model):
+    """A relation found by an extractor, between two surfaces of the same chunk.
+
+    ``subject`` and ``object`` are indexes into :attr:`ChunkExtraction.mentions`.
+    """
+
+    subject: int
+    object: int
+    predicate: str
+    kind: RelationKind
+    sentence: str
+    weight: float = 1.0
+
+
+class ChunkExtraction(_Model):
+    """Everything an extractor found in one chunk."""
+
+    chunk_id: str
+    mentions: list[RawMention] = Field(default_factory=list)
+    relations: list[RawRelation] = Field(default_factory=list)
+
+
 class Chunk(_Model):
-    """A token-bounded, sentence-aligned span of a document."""
+    """A token-bounded, sentence-aligned span of a document.
+
+    Attributes:
+        extraction: What the extractor found in the chunk (mentions and relations before
+            resolution). Stores keep it with the chunk: it is the raw fact from which the
+            chunk's mentions and relations are derived again whenever entity resolution
+            changes (merges, deletes, undone merges), without re-running the extractor.
+    """
 
     id: str
     document_id: str
@@ -86,6 +133,7 @@ class Chunk(_Model):
     end: int
     token_count: int
     embedding: Vector | None = Field(default=None, exclude=True, repr=False)
+    extraction: ChunkExtraction | None = Field(default=None, exclude=True, repr=False)
 
 
 class Entity(_Model):
@@ -244,7 +292,13 @@ class WriteReport(_Model):
 
 
 class StoreStats(_Model):
-    """Object counts of a store."""
+    """Object counts of a store.
+
+    Attributes:
+        keys: Resolution keys (normalised name + type) that chunks mention.
+        dirty_keys: Keys waiting to be resolved again (after an interrupted write).
+        pending_documents: Documents whose mentions and relations wait to be derived again.
+    """
 
     backend: str
     location: str
@@ -257,6 +311,9 @@ class StoreStats(_Model):
     communities: int = 0
     failed_documents: int = 0
     schema_version: int = 0
+    keys: int = 0
+    dirty_keys: int = 0
+    pending_documents: int = 0
 
 
 class Expansion(_Model):
@@ -410,43 +467,3 @@ class Answer(_Model):
     citations: list[Citation]
     notes: list[str] = Field(default_factory=list)
     context: RetrievedContext | None = None
-
-
-class RawMention(_Model):
-    """An entity mention found by an extractor, before resolution.
-
-    Attributes:
-        surface: The text as written.
-        type: Coarse type (see :class:`Entity`).
-        start: Character offset in the chunk text.
-        end: End offset (exclusive).
-        sentence: Index of the sentence inside the chunk.
-    """
-
-    surface: str
-    type: str
-    start: int
-    end: int
-    sentence: int = 0
-
-
-class RawRelation(_Model):
-    """A relation found by an extractor, between two surfaces of the same chunk.
-
-    ``subject`` and ``object`` are indexes into :attr:`ChunkExtraction.mentions`.
-    """
-
-    subject: int
-    object: int
-    predicate: str
-    kind: RelationKind
-    sentence: str
-    weight: float = 1.0
-
-
-class ChunkExtraction(_Model):
-    """Everything an extractor found in one chunk."""
-
-    chunk_id: str
-    mentions: list[RawMention] = Field(default_factory=list)
-    relations: list[RawRelation] = Field(default_factory=list)

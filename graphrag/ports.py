@@ -8,6 +8,7 @@ model inference) runs off the event loop inside the adapters.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol, runtime_checkable
 
 from graphrag.models import (
@@ -33,9 +34,11 @@ from graphrag.models import (
     Vector,
     WriteReport,
 )
+from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
 
 EmbedKind = Literal["query", "passage"]
 SearchTarget = Literal["chunks", "entities"]
+KeyPair = tuple[str, str]
 
 
 @runtime_checkable
@@ -97,11 +100,18 @@ class DocumentStore(Protocol):
         """Return documents, newest first, optionally by status."""
         ...
 
-    async def upsert_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+    async def upsert_documents(
+        self, graphs: Sequence[DocumentGraph], *, derived: bool = True
+    ) -> WriteReport:
         """Write documents and what they contribute; each document is atomic.
 
         A document that already exists is replaced: its previous chunks, mentions and
         evidence are retracted first and entities/relations left without support removed.
+        The keys of the chunks' extractions (old and new) are marked for resolution.
+
+        With ``derived=False`` only the raw facts are written (document, chunks with their
+        extractions and key counts); the document waits for
+        :meth:`ResolutionStore.rederive_documents` (it is *pending*).
         """
         ...
 
@@ -179,7 +189,95 @@ class GraphReader(Protocol):
         ...
 
 
-class GraphStore(DocumentStore, SearchIndex, GraphReader, Protocol):
+class ResolutionStore(Protocol):
+    """The state of entity resolution: keys, their links, and documents to re-derive.
+
+    Every chunk's extraction is stored with it, with the count of each key and surface form.
+    A key is *dirty* when its counts changed (a write or a delete) or a merge touching it was
+    undone; a document is *pending* when its mentions and relations must be derived again.
+    :class:`~graphrag.resolution.reconcile.Reconciler` resolves dirty keys and re-derives
+    pending documents, under :meth:`writer_lock`.
+    """
+
+    def writer_lock(self) -> AbstractAsyncContextManager[None]:
+        """Hold the store's single-writer lock (waits; raises StoreUnavailableError on timeout)."""
+        ...
+
+    async def dirty_keys(self, limit: int) -> list[str]:
+        """Return up to ``limit`` dirty keys."""
+        ...
+
+    async def mark_dirty(self, keys: Sequence[str]) -> None:
+        """Mark keys for resolution (known keys only)."""
+        ...
+
+    async def clear_dirty(self, keys: Sequence[str]) -> None:
+        """Unmark keys once they are resolved and their documents re-derived."""
+        ...
+
+    async def key_infos(self, keys: Sequence[str]) -> list[KeyInfo]:
+        """Return the known keys among ``keys`` with their support and surface counts."""
+        ...
+
+    async def keys_by_norm(self, norms: Sequence[str]) -> dict[str, list[str]]:
+        """Map normalised names to the known keys with that name."""
+        ...
+
+    async def keys_by_initials(self, initials: Sequence[str]) -> dict[str, list[str]]:
+        """Map acronyms (``"NASA"``) to the known multi-word keys whose initials spell them."""
+        ...
+
+    async def keys_of_entities(self, entity_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Map entity ids to the keys that resolve to them."""
+        ...
+
+    async def set_key_embeddings(self, vectors: Mapping[str, Vector]) -> None:
+        """Store the name embeddings of keys."""
+        ...
+
+    async def similar_keys(self, vectors: Vector, threshold: float, k: int) -> list[list[Hit]]:
+        """For each row, up to ``k`` keys with an embedding at least ``threshold`` cosine."""
+        ...
+
+    async def add_key_links(self, links: Sequence[KeyLink], linked: Sequence[str]) -> None:
+        """Store similarity links and mark ``linked`` keys as linked (one transaction)."""
+        ...
+
+    async def key_links(self, keys: Sequence[str]) -> list[KeyLink]:
+        """Return the links touching any of ``keys``."""
+        ...
+
+    async def shared_documents(self, pairs: Sequence[KeyPair]) -> set[KeyPair]:
+        """Return the pairs of keys mentioned together in at least one document."""
+        ...
+
+    async def documents_of_keys(self, keys: Sequence[str]) -> list[str]:
+        """Return the ids of documents whose chunks mention any of ``keys``."""
+        ...
+
+    async def apply_resolution(self, change: ResolutionChange) -> int:
+        """Apply one resolution pass atomically; return the number of new merge records.
+
+        Sets the keys' entities, drops removed keys and their links, replaces the active
+        merge records whose alias is in the region (undone records stay), updates stored
+        entities to their derived view, and marks the documents pending.
+        """
+        ...
+
+    async def pending_documents(self, limit: int) -> list[str]:
+        """Return up to ``limit`` ids of documents waiting to be derived again."""
+        ...
+
+    async def rederive_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+        """Replace the mentions and relations of stored documents (chunks stay); each atomic.
+
+        Entities are written as given (name, aliases, embedding); the documents stop being
+        pending.
+        """
+        ...
+
+
+class GraphStore(DocumentStore, SearchIndex, GraphReader, ResolutionStore, Protocol):
     """The whole store contract: lifecycle, documents, search, graph reads, merges."""
 
     @property

@@ -303,11 +303,14 @@ def delete(
         settings = make_settings(config, store, db, log_level, existing=True)
 
         async def body(c: Components) -> list[Any]:
+            from graphrag.resolution.actions import delete_documents
+
             ids = await find_document_ids(c.store, doc)
             if not ids:
                 msg = f"no document with id or source {doc!r}; see `graphrag stats`"
                 raise NotFoundError(msg)
-            return [await c.store.delete_document(i) for i in ids]
+            reports, _ = await delete_documents(c.store, c.builder.reconciler, ids)
+            return reports
 
         reports = run_with(settings, body)
     for report in reports:
@@ -431,8 +434,8 @@ def merges(
     log_level: LogOpt = None,
 ) -> None:
     """List entity merges (alias -> canonical), or undo one with --undo MERGE_ID."""
-    from pipelines.ingest_job import undo_merge_and_reingest
-    from pipelines.report import ingest_table, print_failures, print_merges
+    from pipelines.ingest_job import undo_merge
+    from pipelines.report import print_merges
 
     with errors():
         settings = make_settings(config, store, db, log_level, existing=True)
@@ -440,16 +443,10 @@ def merges(
             records, names = run_with(settings, _merges_with_names)
             print_merges(stdout, records, names)
             return
-        outcome = run_with(settings, lambda c: undo_merge_and_reingest(c, undo))
-    affected, summary, not_reloaded = outcome
-    stdout.print(f"merge {undo} undone; {affected} document(s) affected")
-    if summary.report.seen:
-        stdout.print(ingest_table(summary))
-    failures = [*not_reloaded, *summary.failures]
-    if failures:
-        stderr.print("these documents could not be rebuilt; re-ingest them with --force:")
-        print_failures(stderr, failures)
-        raise typer.Exit(FAILURE)
+        derived = run_with(settings, lambda c: undo_merge(c, undo))
+    stdout.print(
+        f"merge {undo} undone; {derived} document(s) derived again from their stored chunks"
+    )
 
 
 async def _merges_with_names(components: Components) -> tuple[list[Any], dict[str, str]]:

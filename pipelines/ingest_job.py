@@ -225,42 +225,6 @@ def _notify(progress: ProgressCallback | None, done: int, total: int) -> None:
         progress(done, total)
 
 
-async def reingest_documents(
-    components: Components, document_ids: Sequence[str]
-) -> tuple[IngestReport, list[tuple[str, str]]]:
-    """Rebuild stored documents from their source files, forcing a rebuild.
-
-    Used after a merge is undone: the affected documents are re-loaded from the file their
-    source names (``<path>`` or ``<path>#<record>``) and ingested with ``force``.
-
-    Returns:
-        The builder report and ``(source, reason)`` of documents that could not be re-loaded
-        (file gone, record gone, or a source that is not a file); re-ingest those by hand.
-    """
-    stored = await components.store.get_documents(list(document_ids))
-    wanted = {d.id for d in stored}
-    missing = [(i, "not in the store any more") for i in document_ids if i not in wanted]
-    by_file: dict[Path, list[str]] = {}
-    for doc in stored:
-        by_file.setdefault(Path(doc.source.split("#", 1)[0]), []).append(doc.source)
-    reloaded: list[Document] = []
-    for path, sources in by_file.items():
-        if not await asyncio.to_thread(path.is_file):
-            missing += [(s, f"source file {path} not found; re-ingest it") for s in sources]
-            continue
-        try:
-            documents = await asyncio.to_thread(_load_one, path, components)
-        except IngestError as exc:
-            missing += [(s, exc.reason) for s in sources]
-            continue
-        found = [d for d in documents if d.id in wanted]
-        found_sources = {d.source for d in found}
-        missing += [(s, "record no longer in its file") for s in sources if s not in found_sources]
-        reloaded.extend(found)
-    report = await components.builder.ingest(reloaded, force=True) if reloaded else IngestReport()
-    return report, missing
-
-
 async def find_document_ids(store: GraphStore, ref: str) -> list[str]:
     """Return the ids of the stored documents ``ref`` names.
 
@@ -282,24 +246,16 @@ async def find_document_ids(store: GraphStore, ref: str) -> list[str]:
     return [d.id for d in await store.list_documents() if d.source.startswith(prefix)]
 
 
-async def undo_merge_and_reingest(
-    components: Components, merge_id: str
-) -> tuple[int, IngestSummary, list[tuple[str, str]]]:
-    """Undo a merge, then rebuild the documents it touched from their source files.
+async def undo_merge(components: Components, merge_id: str) -> int:
+    """Undo a merge and derive the documents it touched again (from the stored chunks).
 
     Returns:
-        The number of affected documents, the re-ingest summary and ``(source, reason)`` of
-        documents that must be re-ingested by hand.
+        The number of documents derived again.
 
     Raises:
         NotFoundError: If there is no such merge.
     """
-    from graphrag.resolve import undo_merge
+    from graphrag.resolution.actions import undo_merge as undo
 
-    start = time.perf_counter()
-    document_ids = await undo_merge(components.store, merge_id)
-    report, missing = await reingest_documents(components, document_ids)
-    summary = IngestSummary(
-        documents=report.seen, report=report, seconds=time.perf_counter() - start
-    )
-    return len(document_ids), summary, missing
+    _, outcome = await undo(components.store, components.builder.reconciler, merge_id)
+    return outcome.documents

@@ -238,9 +238,17 @@ def stats_table(stats: StoreStats) -> Table:
         "mentions",
         "merges",
         "communities",
+        "keys",
+        "dirty_keys",
+        "pending_documents",
         "schema_version",
     ):
         table.add_row(name.replace("_", " "), str(getattr(stats, name)))
+    if stats.dirty_keys or stats.pending_documents:
+        table.caption = (
+            "an interrupted write left entity resolution unfinished; the next ingest, delete "
+            "or merge undo finishes it"
+        )
     return table
 
 

@@ -24,4 +24,6 @@ def create_store(settings: Settings) -> GraphStore:
 
         store: GraphStore = ArangoGraphStore.from_settings(settings.arango)
         return store
-    return EmbeddedGraphStore(settings.embedded.path)
+    return EmbeddedGraphStore(
+        settings.embedded.path, writer_timeout=settings.embedded.writer_timeout
+    )

@@ -264,8 +264,10 @@ async def build_all(embedder: Any, docs: list[Doc]) -> list[DocumentGraph]:
 
 
 def counts(stats: Any) -> dict[str, int]:
-    """The object counts of a ``StoreStats`` (without backend, location and version)."""
-    return dict(stats.model_dump(exclude={"backend", "location", "schema_version"}))
+    """The object counts of a ``StoreStats`` (without backend, location, version and the
+    resolution backlog, which hand-built graphs without extractions leave at 0)."""
+    exclude = {"backend", "location", "schema_version", "keys", "dirty_keys", "pending_documents"}
+    return dict(stats.model_dump(exclude=exclude))
 
 
 CORPUS_COUNTS = {

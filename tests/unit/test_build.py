@@ -36,11 +36,11 @@ def fail_writes_of(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     """Make the embedded store refuse to write the document whose source ends with ``name``."""
     real = writes.upsert
 
-    def upsert(conn: sqlite3.Connection, graph: DocumentGraph, dim: int) -> Any:
+    def upsert(conn: sqlite3.Connection, graph: DocumentGraph, dim: int, **kw: Any) -> Any:
         if graph.document.source.endswith(name):
             msg = f"{graph.document.source}: simulated write failure"
             raise StoreQueryError(msg)
-        return real(conn, graph, dim)
+        return real(conn, graph, dim, **kw)
 
     monkeypatch.setattr(writes, "upsert", upsert)
 

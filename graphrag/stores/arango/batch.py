@@ -25,10 +25,12 @@ from graphrag.stores.arango.mapping import (
     entity_payload,
     entity_ref_payload,
     evidence_docs,
+    key_docs,
     mention_to_doc,
     merge_to_doc,
     part_of_doc,
     relation_to_doc,
+    surface_docs,
 )
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -55,6 +57,12 @@ class WritePlan:
         external: Entity ids referenced but not given (they must already be stored).
         referenced: Every entity id referenced by mentions and relations.
         sources: Document id -> source, for messages.
+        surfaces: ``surfaces`` payload (key counts of the chunks' extractions).
+        keys: ``resolution_keys`` payload (inserted unless present; queued for resolution).
+        derived: Whether mentions, entities and relations are written (else the documents
+            are left pending).
+        rederive: The documents exist: only their derived rows are replaced and entities
+            are overwritten with the given views.
     """
 
     doc_keys: list[str] = field(default_factory=list)
@@ -68,6 +76,10 @@ class WritePlan:
     external: list[str] = field(default_factory=list)
     referenced: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    surfaces: list[Doc] = field(default_factory=list)
+    keys: list[Doc] = field(default_factory=list)
+    derived: bool = True
+    rederive: bool = False
 
 
 def _fail(graph: DocumentGraph, problem: str) -> StoreQueryError:
@@ -245,13 +257,16 @@ def _graph_rows(graph: DocumentGraph, dim: int, plan: WritePlan, acc: _Accumulat
     parsed = _parse(graph, dim)
     plan.doc_keys.append(graph.document.id)
     plan.sources[graph.document.id] = graph.document.source
-    plan.documents.append(
-        document_to_doc(
-            graph.document, status=DocumentStatus.DONE, chunk_count=len(graph.chunks), error=None
-        )
-    )
-    plan.chunks.extend(chunk_to_doc(c) for c in graph.chunks)
-    plan.part_of.extend(part_of_doc(c) for c in graph.chunks)
+    if not plan.rederive:
+        plan.documents.append(
+            document_to_doc(graph.document, status=DocumentStatus.DONE,
+                            chunk_count=len(graph.chunks), error=None, derived=plan.derived)
+        )  # fmt: skip
+        plan.chunks.extend(chunk_to_doc(c) for c in graph.chunks)
+        plan.part_of.extend(part_of_doc(c) for c in graph.chunks)
+        plan.surfaces.extend(s for c in graph.chunks for s in surface_docs(c))
+    if not plan.derived:
+        return
     for (chunk_id, entity_id), (forms, spans) in parsed.mentions.items():
         plan.mentions.append(mention_to_doc(chunk_id, entity_id, forms, spans))
         acc.sources.setdefault(entity_id, set()).add(chunk_id)
@@ -288,7 +303,9 @@ class _Accumulator:
             known[1].extend(evidence)
 
 
-def plan_batch(graphs: Sequence[DocumentGraph], dim: int) -> WritePlan:
+def plan_batch(
+    graphs: Sequence[DocumentGraph], dim: int, *, derived: bool = True, rederive: bool = False
+) -> WritePlan:
     """Validate a batch and reduce it to deduplicated payloads (no I/O).
 
     A document repeated in the batch is written once (its last version). Entities, relations
@@ -298,6 +315,8 @@ def plan_batch(graphs: Sequence[DocumentGraph], dim: int) -> WritePlan:
     Args:
         graphs: The document graphs to write.
         dim: The store's embedding dimension (0 skips the check).
+        derived: Also write mentions, entities and relations (else leave them pending).
+        rederive: The documents are stored: replace only their derived rows.
 
     Returns:
         The payloads of the batch.
@@ -308,10 +327,12 @@ def plan_batch(graphs: Sequence[DocumentGraph], dim: int) -> WritePlan:
     latest: dict[str, DocumentGraph] = {}
     for graph in graphs:
         latest[graph.document.id] = graph
-    plan = WritePlan()
+    plan = WritePlan(derived=derived or rederive, rederive=rederive)
     acc = _Accumulator()
     for graph in latest.values():
         _graph_rows(graph, dim, plan, acc)
+    if not rederive:
+        plan.keys = key_docs(c for g in latest.values() for c in g.chunks)
     plan.entities = [
         entity_payload(entity, sorted(acc.sources.get(eid, ())))
         for eid, entity in acc.entities.items()

@@ -3,8 +3,8 @@
 Document shapes (``_key`` is always the model id)::
 
     documents  {source, title, mime, content_hash, metadata, status, chunk_count, error,
-                updated_at}
-    chunks     {document_id, ordinal, text, start, end, token_count, embedding?}
+                updated_at, derived}
+    chunks     {document_id, ordinal, text, start, end, token_count, embedding?, extraction?}
     entities   {name, name_norm, type, aliases, aliases_norm, description, rank,
                 source_ids (chunks that mention it), mention_count, embedding?}
     relations  {_from, _to, predicate, kind, weight, description,
@@ -13,6 +13,10 @@ Document shapes (``_key`` is always the model id)::
     part_of    {_from: chunks/.., _to: documents/..}          (_key = chunk id)
     merges     {alias_id, alias_name, alias_type, canonical_id, score, method, created_at,
                 undone_at}
+    surfaces   {chunk, document, key, surface, n}        (_key = s_ + digest(chunk, key, surface))
+    resolution_keys   {norm, type, initials, entity_id, linked, embedding?}   (_key = the key)
+    resolution_links  {a, b, score}                      (_key = l_ + digest(a, b))
+    resolution_queue  {}                                 (_key = a dirty key)
 
 ``aliases_norm`` holds the normalised name and aliases (what ``find_entities`` matches);
 ``embedding`` is omitted when absent, so sparse vector indexes skip the document. Documents,
@@ -30,10 +34,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from graphrag.errors import StoreQueryError
-from graphrag.ids import is_valid_key, mention_id, normalize_name
+from graphrag.ids import digest, is_valid_key, mention_id, normalize_name
 from graphrag.models import (
     Candidates,
     Chunk,
+    ChunkExtraction,
     Document,
     DocumentGraph,
     DocumentStatus,
@@ -48,6 +53,8 @@ from graphrag.models import (
     Subgraph,
     Vector,
 )
+from graphrag.resolution.keys import initials, surface_rows
+from graphrag.resolution.models import KeyInfo, KeyLink
 from graphrag.stores.arango.names import CHUNKS, DOCUMENTS, ENTITIES, key_of, vertex_id
 
 Doc = dict[str, Any]
@@ -157,9 +164,17 @@ def valid_keys(keys: Iterable[str]) -> list[str]:
 
 
 def document_to_doc(
-    document: Document, *, status: DocumentStatus, chunk_count: int, error: str | None
+    document: Document,
+    *,
+    status: DocumentStatus,
+    chunk_count: int,
+    error: str | None,
+    derived: bool = True,
 ) -> Doc:
-    """Return the ``documents`` document of a model (``updated_at`` is now)."""
+    """Return the ``documents`` document of a model (``updated_at`` is now).
+
+    ``derived`` is false while the document's mentions and relations wait to be derived.
+    """
     return {
         "_key": document.id,
         "source": document.source,
@@ -172,6 +187,7 @@ def document_to_doc(
         "error": error,
         "updated_at": now_text(),
         "label": document.title or document.source,
+        "derived": derived,
     }
 
 
@@ -206,6 +222,8 @@ def chunk_to_doc(chunk: Chunk) -> Doc:
     embedding = vector_to_list(chunk.embedding)
     if embedding is not None:
         doc["embedding"] = embedding
+    if chunk.extraction is not None:
+        doc["extraction"] = chunk.extraction.model_dump(mode="json")
     return doc
 
 
@@ -229,7 +247,73 @@ def doc_to_chunk(doc: Doc) -> Chunk:
         end=int(doc["end"]),
         token_count=int(doc["token_count"]),
         embedding=list_to_vector(doc.get("embedding")),
+        extraction=(
+            None if doc.get("extraction") is None
+            else ChunkExtraction.model_validate(doc["extraction"])
+        ),
+    )  # fmt: skip
+
+
+def surface_docs(chunk: Chunk) -> list[Doc]:
+    """Return the ``surfaces`` documents of a chunk (from its extraction)."""
+    return [
+        {
+            "_key": "s_" + digest(chunk.id, row.key, row.surface),
+            "chunk": chunk.id,
+            "document": chunk.document_id,
+            "key": row.key,
+            "surface": row.surface,
+            "n": row.n,
+        }
+        for row in surface_rows(chunk.extraction)
+    ]
+
+
+def key_docs(chunks: Iterable[Chunk]) -> list[Doc]:
+    """Return the ``resolution_keys`` documents the chunks' extractions mention (unresolved)."""
+    found: dict[str, Doc] = {}
+    for chunk in chunks:
+        for row in surface_rows(chunk.extraction):
+            found.setdefault(
+                row.key,
+                {"_key": row.key, "norm": row.norm, "type": row.type,
+                 "initials": initials(row.norm), "entity_id": None, "linked": False},
+            )  # fmt: skip
+    return list(found.values())
+
+
+def doc_to_key_info(doc: Doc) -> KeyInfo:
+    """Build a :class:`KeyInfo` from ``get_key_infos.aql``."""
+    return KeyInfo(
+        key=str(doc["key"]),
+        norm=str(doc["norm"]),
+        type=str(doc["type"]),
+        entity_id=doc.get("entity_id"),
+        linked=bool(doc.get("linked")),
+        embedding=list_to_vector(doc.get("embedding")),
+        support=int(doc.get("support") or 0),
+        surfaces={str(s): int(n) for s, n in doc.get("surfaces") or []},
     )
+
+
+def link_doc(link: KeyLink) -> Doc:
+    """Return the ``resolution_links`` document of a link."""
+    return {"_key": "l_" + digest(link.a, link.b), "a": link.a, "b": link.b, "score": link.score}
+
+
+def entity_patch(entity: Entity) -> Doc:
+    """Return the fields a resolution pass sets on a stored entity (its derived view)."""
+    patch: Doc = {
+        "name": entity.name,
+        "name_norm": normalize_name(entity.name),
+        "label": entity.name,
+        "aliases": _aliases(entity.name, entity.aliases),
+        "aliases_norm": _names_norm([entity.name, *entity.aliases]),
+    }
+    embedding = vector_to_list(entity.embedding)
+    if embedding is not None:
+        patch["embedding"] = embedding
+    return {"key": entity.id, "patch": patch}
 
 
 def part_of_doc(chunk: Chunk) -> Doc:

@@ -5,14 +5,22 @@ The layout follows docs/arango.md: vertex collections ``documents``, ``chunks``,
 (chunk -> entity), ``part_of`` (chunk -> document), ``member_of`` (entity -> community); plain
 collections ``merges`` (the merge log) and ``meta`` (one ``schema`` document); one named graph
 and one ``search-alias`` view over an inverted index on ``chunks.text``.
+
+The resolution state (see :mod:`graphrag.resolution`) lives in plain collections outside the
+named graph: ``surfaces`` (how often each chunk mentions each key in each surface form),
+``resolution_keys`` (each key's name, type, embedding and entity), ``resolution_links``
+(similar names), ``resolution_queue`` (keys to resolve again) and ``locks`` (the writer lease).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 1
-"""Version of the document shapes and indexes written by this code."""
+SCHEMA_VERSION: Final = 2
+"""Version of the document shapes and indexes written by this code.
+
+Version 2 added the resolution state (chunk ``extraction``, document ``derived``, and the
+resolution collections)."""
 
 MIN_SERVER_VERSION: Final = (3, 12, 4)
 """Oldest ArangoDB accepted (vector indexes arrived in 3.12.4)."""
@@ -23,6 +31,12 @@ ENTITIES: Final = "entities"
 COMMUNITIES: Final = "communities"
 MERGES: Final = "merges"
 META: Final = "meta"
+SURFACES: Final = "surfaces"
+KEYS: Final = "resolution_keys"
+LINKS: Final = "resolution_links"
+QUEUE: Final = "resolution_queue"
+LOCKS: Final = "locks"
+WRITER_LOCK: Final = "writer"
 
 RELATIONS: Final = "relations"
 MENTIONS: Final = "mentions"
@@ -30,7 +44,8 @@ PART_OF: Final = "part_of"
 MEMBER_OF: Final = "member_of"
 
 VERTEX_COLLECTIONS: Final = (DOCUMENTS, CHUNKS, ENTITIES, COMMUNITIES)
-PLAIN_COLLECTIONS: Final = (MERGES, META)
+RESOLUTION_COLLECTIONS: Final = (SURFACES, KEYS, LINKS, QUEUE)
+PLAIN_COLLECTIONS: Final = (MERGES, META, *RESOLUTION_COLLECTIONS, LOCKS)
 EDGE_COLLECTIONS: Final = (RELATIONS, MENTIONS, PART_OF, MEMBER_OF)
 ALL_COLLECTIONS: Final = (*VERTEX_COLLECTIONS, *PLAIN_COLLECTIONS, *EDGE_COLLECTIONS)
 
@@ -51,15 +66,16 @@ WRITE_COLLECTIONS: Final = (
     MENTIONS,
     PART_OF,
     MEMBER_OF,
+    *RESOLUTION_COLLECTIONS,
 )
-"""Collections a document write or delete transaction locks for writing."""
+"""Collections a document write, delete or resolution transaction locks for writing."""
 
 CHUNKS_VIEW: Final = "chunks_view"
 CHUNKS_TEXT_INDEX: Final = "inv_chunks_text"
 TEXT_ANALYZER: Final = "text_en"
 META_KEY: Final = "schema"
 
-VECTOR_TARGETS: Final = (CHUNKS, ENTITIES, COMMUNITIES)
+VECTOR_TARGETS: Final = (CHUNKS, ENTITIES, COMMUNITIES, KEYS)
 """Collections whose ``embedding`` gets a vector index."""
 
 

@@ -112,15 +112,22 @@ class Queries:
         found: Doc = self.one(db, "retract_document", {"doc_keys": list(doc_keys)})
         return found
 
-    def delete_documents(self, db: Database, doc_keys: Sequence[str]) -> Doc:
-        """Step 2 of a retraction: remove chunks, edges, orphans and the document rows."""
-        found: Doc = self.one(db, "delete_document", {"doc_keys": list(doc_keys)})
+    def delete_documents(self, db: Database, doc_keys: Sequence[str], *, keep_chunks: bool) -> Doc:
+        """Step 2 of a retraction: remove edges and orphans (and chunks and rows, unless kept)."""
+        binds = {"doc_keys": list(doc_keys), "keep_chunks": keep_chunks}
+        found: Doc = self.one(db, "delete_document", binds)
         return found
 
-    def upsert_entities(self, db: Database, items: Sequence[Doc]) -> Doc:
-        """Insert or merge entities; returns ``{written, inserted}`` counts."""
-        found: Doc = self.one(db, "upsert_entities", {"entities": list(items)})
+    def upsert_entities(self, db: Database, items: Sequence[Doc], *, overwrite: bool) -> Doc:
+        """Insert or merge (or, with ``overwrite``, reset) entities; ``{written, inserted}``."""
+        found: Doc = self.one(
+            db, "upsert_entities", {"entities": list(items), "overwrite": overwrite}
+        )
         return found
+
+    def mark_documents_derived(self, db: Database, keys: Sequence[str]) -> None:
+        """The documents' mentions and relations are current again."""
+        self.rows(db, "mark_documents_derived", {"keys": list(keys)})
 
     def upsert_relations(self, db: Database, items: Sequence[Doc]) -> Doc:
         """Insert or merge relations; returns ``{written, inserted}`` counts."""
@@ -259,6 +266,103 @@ class Queries:
     def all_relations(self, db: Database) -> list[Doc]:
         """Every relation edge without its evidence."""
         return self.rows(db, "all_relations", {})
+
+    # ------------------------------------------------------------------ resolution
+
+    def list_dirty_keys(self, db: Database, limit: int) -> list[str]:
+        """Up to ``limit`` queued keys."""
+        return [str(k) for k in self.rows(db, "list_dirty_keys", {"limit": limit})]
+
+    def mark_keys_dirty(self, db: Database, keys: Sequence[str]) -> None:
+        """Queue known keys."""
+        self.rows(db, "mark_keys_dirty", {"keys": list(keys)})
+
+    def clear_dirty_keys(self, db: Database, keys: Sequence[str]) -> None:
+        """Take keys off the queue."""
+        self.rows(db, "clear_dirty_keys", {"keys": list(keys)})
+
+    def get_key_infos(self, db: Database, keys: Sequence[str]) -> list[Doc]:
+        """Known keys with support and ``[surface, n]`` counts."""
+        return self.rows(db, "get_key_infos", {"keys": list(keys)})
+
+    def find_keys(self, db: Database, by: str, values: Sequence[str]) -> list[Doc]:
+        """``{value, keys}`` by ``norm``, ``initials`` or ``entity_id``."""
+        name = {"norm": "find_keys_by_norm", "initials": "find_keys_by_initials",
+                "entity_id": "find_keys_of_entities"}[by]  # fmt: skip
+        return self.rows(db, name, {"values": list(values)})
+
+    def set_key_embeddings(self, db: Database, vectors: Sequence[Doc]) -> None:
+        """Store ``{key, embedding}`` items."""
+        self.rows(db, "set_key_embeddings", {"vectors": list(vectors)})
+
+    def add_key_links(self, db: Database, links: Sequence[Doc], linked: Sequence[str]) -> None:
+        """Store link documents and mark keys linked."""
+        self.rows(db, "add_key_links", {"links": list(links), "linked": list(linked)})
+
+    def list_key_links(self, db: Database, keys: Sequence[str]) -> list[Doc]:
+        """``{a, b, score}`` of the links touching the keys."""
+        return self.rows(db, "list_key_links", {"keys": list(keys)})
+
+    def find_shared_documents(self, db: Database, pairs: Sequence[Sequence[str]]) -> list[Any]:
+        """The ``[key, key]`` pairs mentioned in a common document."""
+        return self.rows(db, "find_shared_documents", {"pairs": [list(p) for p in pairs]})
+
+    def list_documents_of_keys(self, db: Database, keys: Sequence[str]) -> list[str]:
+        """Documents whose chunks mention any of the keys."""
+        return [str(d) for d in self.rows(db, "list_documents_of_keys", {"keys": list(keys)})]
+
+    def list_pending_documents(self, db: Database, limit: int) -> list[str]:
+        """Up to ``limit`` documents waiting to be derived again."""
+        return [str(d) for d in self.rows(db, "list_pending_documents", {"limit": limit})]
+
+    def set_key_entities(self, db: Database, assignments: Sequence[Doc]) -> None:
+        """Record ``{key, entity_id}`` assignments."""
+        self.rows(db, "set_key_entities", {"assignments": list(assignments)})
+
+    def remove_keys(self, db: Database, keys: Sequence[str]) -> None:
+        """Drop keys and their links."""
+        self.rows(db, "remove_keys", {"keys": list(keys)})
+
+    def list_active_merges(self, db: Database, aliases: Sequence[str]) -> list[str]:
+        """Keys of the active merge records of the aliases."""
+        return [str(k) for k in self.rows(db, "list_active_merges", {"aliases": list(aliases)})]
+
+    def remove_merges(self, db: Database, keys: Sequence[str]) -> None:
+        """Remove merge records by key."""
+        self.rows(db, "remove_merges", {"keys": list(keys)})
+
+    def upsert_merges(self, db: Database, merges: Sequence[Doc]) -> None:
+        """Insert merge records or update active ones."""
+        self.rows(db, "upsert_merges", {"merges": list(merges)})
+
+    def refresh_entities(self, db: Database, items: Sequence[Doc]) -> None:
+        """Set entities to their derived view (``{key, patch}`` items)."""
+        self.rows(db, "refresh_entities", {"entities": list(items)})
+
+    def mark_documents_pending(self, db: Database, keys: Sequence[str]) -> None:
+        """Documents to derive again."""
+        self.rows(db, "mark_documents_pending", {"keys": list(keys)})
+
+    def search_keys(
+        self, db: Database, queries: list[list[float]], k: int, threshold: float,
+        nprobe: int | None,
+    ) -> list[list[Doc]]:  # fmt: skip
+        """Per query vector, keys with a cosine of at least ``threshold`` (``nprobe``: ANN)."""
+        binds: Doc = {"queries": queries, "k": k, "threshold": threshold}
+        if nprobe is None:
+            return self.rows(db, "search_keys_exact_many", binds)
+        return self.rows(db, "search_keys_vector_many", {**binds, "nprobe": nprobe})
+
+    def acquire_writer_lock(self, db: Database, owner: str, now_ms: int, ttl_ms: int) -> Doc:
+        """Take or renew the writer lease; ``{owner, expires}`` after the attempt."""
+        found: Doc = self.one(
+            db, "acquire_writer_lock", {"owner": owner, "now": now_ms, "ttl": ttl_ms}
+        )
+        return found
+
+    def release_writer_lock(self, db: Database, owner: str) -> None:
+        """Give the writer lease back (if held by ``owner``)."""
+        self.rows(db, "release_writer_lock", {"owner": owner})
 
     def count_embeddings(self, db: Database, collection: str) -> int:
         """How many documents of ``collection`` carry an embedding."""

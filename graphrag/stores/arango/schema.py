@@ -41,6 +41,8 @@ from graphrag.stores.arango.names import (
     EDGE_COLLECTIONS,
     EDGE_DEFINITIONS,
     ENTITIES,
+    KEYS,
+    LINKS,
     MENTIONS,
     MERGES,
     META,
@@ -48,6 +50,7 @@ from graphrag.stores.arango.names import (
     MIN_SERVER_VERSION,
     RELATIONS,
     SCHEMA_VERSION,
+    SURFACES,
     TEXT_ANALYZER,
     VECTOR_TARGETS,
     vector_index_name,
@@ -69,9 +72,20 @@ PERSISTENT_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (RELATIONS, "idx_relations_to_weight", ("_to", "weight")),
     (RELATIONS, "idx_relations_source_ids", ("source_ids[*]",)),
     (DOCUMENTS, "idx_documents_status", ("status", "updated_at")),
+    (DOCUMENTS, "idx_documents_derived", ("derived",)),
     (MERGES, "idx_merges_alias_id", ("alias_id",)),
+    (SURFACES, "idx_surfaces_key", ("key", "document")),
+    (SURFACES, "idx_surfaces_document", ("document",)),
+    (KEYS, "idx_keys_norm", ("norm",)),
+    (KEYS, "idx_keys_initials", ("initials",)),
+    (KEYS, "idx_keys_entity_id", ("entity_id",)),
+    (LINKS, "idx_links_a", ("a",)),
+    (LINKS, "idx_links_b", ("b",)),
 )
 """``(collection, index name, fields)`` of the persistent indexes (``[*]``: array index)."""
+
+SPARSE_INDEXES = frozenset({"idx_keys_initials", "idx_keys_entity_id"})
+"""Persistent indexes that skip documents whose field is null (most keys have no initials)."""
 
 DEFAULT_MIN_VECTOR_DOCUMENTS = 1024
 """Below this many embedded documents a collection is scanned exactly (no IVF index)."""
@@ -245,7 +259,10 @@ def _ensure_indexes(db: StandardDatabase) -> None:
         if collection not in names:
             names[collection] = _index_names(coll)
         if name not in names[collection]:
-            coll.add_index({"type": "persistent", "name": name, "fields": list(fields)})
+            definition: Doc = {"type": "persistent", "name": name, "fields": list(fields)}
+            if name in SPARSE_INDEXES:
+                definition["sparse"] = True
+            coll.add_index(definition)
             logger.info("created persistent index %s on %s %s", name, collection, list(fields))
     chunks = db.collection(CHUNKS)
     if CHUNKS_TEXT_INDEX not in names.get(CHUNKS, set()):

@@ -22,7 +22,7 @@ from graphrag.stores.arango.errors import (
     ERR_VECTOR_SEARCH_NOT_APPLIED,
     server_error_code,
 )
-from graphrag.stores.arango.names import CHUNKS, ENTITIES, vector_index_name
+from graphrag.stores.arango.names import CHUNKS, ENTITIES, KEYS, vector_index_name
 from graphrag.stores.arango.queries import Queries
 
 logger = logging.getLogger(__name__)
@@ -60,13 +60,13 @@ class VectorSearch:
         return bool(found) and schema.training_state(found[0]) in (None, "ready")
 
     def modes(self, db: Database) -> dict[str, bool]:
-        """Return ``{collection: uses the vector index}`` for chunks and entities."""
+        """Return ``{collection: uses the vector index}`` for chunks, entities and keys."""
         with self._lock:
             if self._modes is not None:
                 return self._modes
         meta = schema.read_meta(db) or {}
         recorded = meta.get("vector_indexes") or {}
-        modes = {target: self._usable(db, target, recorded) for target in (CHUNKS, ENTITIES)}
+        modes = {target: self._usable(db, target, recorded) for target in (CHUNKS, ENTITIES, KEYS)}
         for target, usable in modes.items():
             how = "the vector index" if usable else "exact COSINE_SIMILARITY scans"
             logger.info("vector search on %s uses %s (%s)", target, how, self._where)
@@ -107,6 +107,19 @@ class VectorSearch:
                     raise
                 self._disable(exc, target)
         return self._queries.search_exact_many(db, target, queries, k)
+
+    def similar_keys(
+        self, db: Database, queries: list[list[float]], k: int, threshold: float
+    ) -> list[list[Doc]]:
+        """Per query vector, up to ``k`` keys with a cosine of at least ``threshold``."""
+        if self.modes(db).get(KEYS):
+            try:
+                return self._queries.search_keys(db, queries, k, threshold, self._n_probe)
+            except AQLQueryExecuteError as exc:
+                if server_error_code(exc) not in _INDEX_ERRORS:
+                    raise
+                self._disable(exc, KEYS)
+        return self._queries.search_keys(db, queries, k, threshold, None)
 
     def candidates(self, db: Database, binds: Doc) -> Doc:
         """The candidates round trip, approximate when both indexes are usable."""

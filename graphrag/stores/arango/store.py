@@ -45,6 +45,7 @@ from graphrag.stores.arango.batch import first_unknown, plan_batch, validate_in_
 from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection
 from graphrag.stores.arango.names import CHUNKS, ENTITIES
 from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.resolution import ArangoResolution
 from graphrag.stores.arango.search import VectorSearch
 from graphrag.stores.arango.writes import delete_document, write_plan
 
@@ -60,7 +61,7 @@ SYNC_SECONDS = 10.0
 """After a write, BM25 queries of this store wait for the view to commit for this long."""
 
 
-class ArangoGraphStore:
+class ArangoGraphStore(ArangoResolution):
     """The graph store on ArangoDB (see docs/arango.md).
 
     Example:
@@ -245,13 +246,16 @@ class ArangoGraphStore:
             return graphs[: unknown[0]], unknown
         return graphs[: len(external)], failure
 
-    async def upsert_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+    async def upsert_documents(
+        self, graphs: Sequence[DocumentGraph], *, derived: bool = True
+    ) -> WriteReport:
         """Write documents and what they contribute, replacing documents that exist.
 
         Graphs are validated in order; the first invalid one stops the batch and the valid
         ones before it are written (as in the embedded store). They are written in stream
         transactions of ``settings.batch_size`` documents; a transaction is atomic (any
-        error aborts it: nothing of it stays).
+        error aborts it: nothing of it stays). With ``derived=False`` only the documents,
+        chunks (with extractions) and key counts are written; the documents are pending.
 
         Raises:
             StoreQueryError: Naming the document that is invalid and why, or the server error.
@@ -263,7 +267,7 @@ class ArangoGraphStore:
         size = self._settings.batch_size
         total = WriteReport()
         for start in range(0, len(accepted), size):
-            plan = plan_batch(accepted[start : start + size], dim)
+            plan = plan_batch(accepted[start : start + size], dim, derived=derived)
             try:
                 report = await self._conn.run(
                     f"writing {len(plan.doc_keys)} documents",

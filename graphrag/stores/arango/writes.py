@@ -2,10 +2,11 @@
 
 A batch of document graphs is written in **one stream transaction**: documents that exist
 are retracted (``retract_document.aql`` then ``delete_document.aql``, batched over the
-document keys), then documents, chunks, ``part_of`` and ``mentions`` go through the document
-API (``insert_many``: the import API does not take part in stream transactions), entities
-and relations through one ``UPSERT`` query each (split by size), merge records last. Any
-error aborts the transaction: nothing of the batch stays.
+document keys; the keys their chunks mentioned are queued for resolution), then documents,
+chunks, ``part_of``, ``surfaces``, ``resolution_keys`` and ``mentions`` go through the
+document API (``insert_many``: the import API does not take part in stream transactions),
+entities and relations through one ``UPSERT`` query each (split by size), merge records
+last. Any error aborts the transaction: nothing of the batch stays.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from graphrag.stores.arango.mapping import Doc
 from graphrag.stores.arango.names import (
     CHUNKS,
     DOCUMENTS,
+    KEYS,
     MENTIONS,
     PART_OF,
+    QUEUE,
+    SURFACES,
     WRITE_COLLECTIONS,
 )
 from graphrag.stores.arango.queries import Queries
@@ -52,10 +56,16 @@ def in_transaction(db: StandardDatabase, work: Callable[[TransactionDatabase], T
     return result
 
 
-def _insert(txn: TransactionDatabase, collection: str, items: list[Doc], batch_size: int) -> None:
+def _insert(
+    txn: TransactionDatabase,
+    collection: str,
+    items: list[Doc],
+    batch_size: int,
+    mode: str = "replace",
+) -> None:
     for part in split_payload(collection, items, max_items=batch_size):
         txn.collection(collection).insert_many(
-            part, overwrite_mode="replace", raise_on_document_error=True
+            part, overwrite_mode=mode, raise_on_document_error=True
         )
 
 
@@ -86,15 +96,50 @@ def _upsert(
     return written
 
 
+def _write_raw(txn: TransactionDatabase, plan: WritePlan, batch_size: int) -> None:
+    for collection, items in (
+        (DOCUMENTS, plan.documents),
+        (CHUNKS, plan.chunks),
+        (PART_OF, plan.part_of),
+        (SURFACES, plan.surfaces),
+    ):
+        _insert(txn, collection, items, batch_size)
+    # a key that exists keeps its resolution; every key of the batch is resolved again
+    _insert(txn, KEYS, plan.keys, batch_size, mode="ignore")
+    _insert(txn, QUEUE, [{"_key": k["_key"]} for k in plan.keys], batch_size, mode="ignore")
+
+
+def _write_derived(
+    txn: TransactionDatabase, queries: Queries, plan: WritePlan, batch_size: int
+) -> int:
+    _check_external(txn, queries, plan)
+    _insert(txn, MENTIONS, plan.mentions, batch_size)
+    overwrite = plan.rederive
+
+    def entities(db: TransactionDatabase, part: list[Doc]) -> Doc:
+        return queries.upsert_entities(db, part, overwrite=overwrite)
+
+    _upsert(txn, entities, "entity", plan.entities, batch_size)
+    _upsert(txn, queries.upsert_relations, "relation", plan.relations, batch_size)
+    return sum(
+        queries.insert_merges(txn, part)
+        for part in split_payload("merge", plan.merges, max_items=batch_size)
+    )
+
+
 def write_plan(
     db: StandardDatabase, queries: Queries, plan: WritePlan, batch_size: int
 ) -> WriteReport:
     """Write one validated batch atomically, replacing documents that exist.
 
+    A plain plan replaces whole documents (raw facts, and derived rows when
+    ``plan.derived``); a ``rederive`` plan keeps the chunks and replaces only the mentions,
+    entities and relations, then marks the documents derived.
+
     Args:
         db: The store's database.
         queries: The AQL queries.
-        plan: The batch from :func:`~graphrag.stores.arango.mapping.plan_batch`.
+        plan: The batch from :func:`~graphrag.stores.arango.batch.plan_batch`.
         batch_size: Items per bulk request.
 
     Returns:
@@ -108,30 +153,21 @@ def write_plan(
         relation_keys = [r["_key"] for r in plan.relations]
         had = queries.count_existing(txn, plan.referenced, relation_keys)
         queries.retract_documents(txn, plan.doc_keys)
-        removed = queries.delete_documents(txn, plan.doc_keys)
-        _check_external(txn, queries, plan)
-        for collection, items in (
-            (DOCUMENTS, plan.documents),
-            (CHUNKS, plan.chunks),
-            (PART_OF, plan.part_of),
-            (MENTIONS, plan.mentions),
-        ):
-            _insert(txn, collection, items, batch_size)
-        _upsert(txn, queries.upsert_entities, "entity", plan.entities, batch_size)
-        _upsert(txn, queries.upsert_relations, "relation", plan.relations, batch_size)
-        merges = sum(
-            queries.insert_merges(txn, part)
-            for part in split_payload("merge", plan.merges, max_items=batch_size)
-        )
+        removed = queries.delete_documents(txn, plan.doc_keys, keep_chunks=plan.rederive)
+        if not plan.rederive:
+            _write_raw(txn, plan, batch_size)
+        merges = _write_derived(txn, queries, plan, batch_size) if plan.derived else 0
+        if plan.rederive:
+            queries.mark_documents_derived(txn, plan.doc_keys)
         return WriteReport(
-            documents=len(plan.doc_keys),
+            documents=0 if plan.rederive else len(plan.doc_keys),
             chunks=len(plan.chunks),
             # "new" means absent before this write, not re-created after a retraction
             entities_new=len(plan.referenced) - int(had.get("entities", 0)),
             relations_new=len(relation_keys) - int(had.get("relations", 0)),
             mentions=len(plan.mentions),
             merges=merges,
-            replaced_documents=int(removed.get("replaced", 0)),
+            replaced_documents=0 if plan.rederive else int(removed.get("replaced", 0)),
         )
 
     report = in_transaction(db, work)
@@ -156,7 +192,7 @@ def delete_document(
             )
             raise NotFoundError(msg)
         pruned = queries.retract_documents(txn, [document_id])
-        removed = queries.delete_documents(txn, [document_id])
+        removed = queries.delete_documents(txn, [document_id], keep_chunks=False)
         return DeleteReport(
             document_id=document_id,
             chunks=int(removed.get("chunks", 0)),

@@ -84,11 +84,14 @@ class VectorMatrix:
 
     @classmethod
     def load(
-        cls, conn: sqlite3.Connection, target: Literal["chunks", "entities"], dim: int
+        cls, conn: sqlite3.Connection, target: Literal["chunks", "entities", "keys"], dim: int
     ) -> VectorMatrix:
         """Read every embedding of ``target`` (rows without one are skipped)."""
-        order = "rowid"
-        sql = f"SELECT id, embedding FROM {target} WHERE embedding IS NOT NULL ORDER BY {order}"  # noqa: S608
+        column = "key" if target == "keys" else "id"
+        sql = (
+            f"SELECT {column}, embedding FROM {target} "  # noqa: S608
+            "WHERE embedding IS NOT NULL ORDER BY rowid"
+        )
         rows = conn.execute(sql).fetchall()
         ids = [str(r[0]) for r in rows]
         if not rows:
@@ -126,6 +129,24 @@ class VectorMatrix:
             for row, cols in zip(scores, top, strict=True):
                 ranked = cols[np.lexsort((cols, -row[cols]))]
                 out.append([Hit(id=self.ids[i], score=float(row[i])) for i in ranked.tolist()])
+        return out
+
+    def search_threshold(
+        self, queries: npt.NDArray[np.float32], threshold: float, k: int
+    ) -> list[list[Hit]]:
+        """Return, for each query row, up to ``k`` rows scoring at least ``threshold``.
+
+        Exact: every row is compared. Hits are best first, ties by id.
+        """
+        out: list[list[Hit]] = []
+        if len(self.ids) == 0 or k <= 0:
+            return [[] for _ in range(len(queries))]
+        for start in range(0, len(queries), _QUERY_BLOCK):
+            scores = queries[start : start + _QUERY_BLOCK] @ self.matrix.T
+            for row in scores:
+                cols = np.nonzero(row >= threshold)[0]
+                ranked = sorted(cols.tolist(), key=lambda i: (-float(row[i]), self.ids[i]))[:k]
+                out.append([Hit(id=self.ids[i], score=float(row[i])) for i in ranked])
         return out
 
 

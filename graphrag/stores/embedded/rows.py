@@ -12,6 +12,7 @@ import numpy as np
 
 from graphrag.models import (
     Chunk,
+    ChunkExtraction,
     Document,
     DocumentStatus,
     MergeRecord,
@@ -26,7 +27,9 @@ MAX_VARS = 500
 DOCUMENT_COLUMNS = (
     "id, source, title, mime, content_hash, metadata, status, chunk_count, error, updated_at"
 )
-CHUNK_COLUMNS = "id, document_id, ordinal, text, start_char, end_char, token_count, embedding"
+CHUNK_COLUMNS = (
+    "id, document_id, ordinal, text, start_char, end_char, token_count, embedding, extraction"
+)
 MERGE_COLUMNS = (
     "id, alias_id, alias_name, alias_type, canonical_id, score, method, created_at, undone_at"
 )
@@ -129,6 +132,7 @@ def chunk_row(chunk: Chunk) -> tuple[Any, ...]:
         chunk.end,
         chunk.token_count,
         to_blob(chunk.embedding),
+        None if chunk.extraction is None else chunk.extraction.model_dump_json(),
     )
 
 
@@ -143,6 +147,7 @@ def to_chunk(row: tuple[Any, ...]) -> Chunk:
         end=int(row[5]),
         token_count=int(row[6]),
         embedding=from_blob(row[7]),
+        extraction=None if row[8] is None else ChunkExtraction.model_validate_json(row[8]),
     )
 
 

@@ -14,10 +14,12 @@ from graphrag.errors import SchemaError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the tables below; a newer file is refused, an older one is migrated.
 
-Version 2 added ``communities`` and ``community_members`` (graph analysis).
+Version 2 added ``communities`` and ``community_members`` (graph analysis). Version 3 added
+the resolution state: chunk extractions, ``surfaces``, ``keys``, ``key_links``,
+``dirty_keys`` and the documents' ``derived`` flag.
 """
 
 BUSY_TIMEOUT_S = 30.0
@@ -37,7 +39,8 @@ CREATE TABLE IF NOT EXISTS documents (
     status TEXT NOT NULL,
     chunk_count INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    derived INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS documents_status ON documents (status, updated_at);
 CREATE INDEX IF NOT EXISTS documents_updated ON documents (updated_at);
@@ -50,7 +53,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     start_char INTEGER NOT NULL,
     end_char INTEGER NOT NULL,
     token_count INTEGER NOT NULL,
-    embedding BLOB
+    embedding BLOB,
+    extraction TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
@@ -143,7 +147,51 @@ CREATE INDEX IF NOT EXISTS community_members_entity ON community_members (entity
 """Version 2: communities and their members. A member row goes with its entity (``ON DELETE
 CASCADE``), so a community lists only live entities until the next analysis replaces it."""
 
-_MIGRATIONS: dict[int, str] = {1: _COMMUNITY_TABLES}
+_RESOLUTION_TABLES = """
+CREATE INDEX IF NOT EXISTS documents_pending ON documents (id) WHERE derived = 0;
+CREATE TABLE IF NOT EXISTS surfaces (
+    chunk_id TEXT NOT NULL REFERENCES chunks (id),
+    key TEXT NOT NULL,
+    surface TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (chunk_id, key, surface)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS surfaces_key ON surfaces (key, chunk_id);
+CREATE TABLE IF NOT EXISTS keys (
+    key TEXT PRIMARY KEY,
+    norm TEXT NOT NULL,
+    type TEXT NOT NULL,
+    initials TEXT,
+    entity_id TEXT,
+    linked INTEGER NOT NULL DEFAULT 0,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS keys_norm ON keys (norm);
+CREATE INDEX IF NOT EXISTS keys_initials ON keys (initials) WHERE initials IS NOT NULL;
+CREATE INDEX IF NOT EXISTS keys_entity ON keys (entity_id);
+CREATE TABLE IF NOT EXISTS key_links (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    score REAL NOT NULL,
+    PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS key_links_b ON key_links (b);
+CREATE TABLE IF NOT EXISTS dirty_keys (
+    key TEXT PRIMARY KEY
+) WITHOUT ROWID;
+"""
+"""Version 3: the resolution state. ``surfaces`` counts each key's surface forms per chunk
+(the chunk's ``extraction`` is the raw fact it is computed from); ``keys`` holds each key's
+name, type, embedding and the entity it resolves to; ``key_links`` the similar names;
+``dirty_keys`` the keys to resolve again; ``documents.derived = 0`` marks documents whose
+mentions and relations must be derived again."""
+
+_V3_COLUMNS = (
+    ("chunks", "extraction", "TEXT"),
+    ("documents", "derived", "INTEGER NOT NULL DEFAULT 1"),
+)
+
+_MIGRATIONS: dict[int, str] = {1: _COMMUNITY_TABLES, 2: _RESOLUTION_TABLES}
 """DDL that upgrades a file from the version (key) to the next one."""
 
 _OUR_TABLES = frozenset(
@@ -157,6 +205,10 @@ _OUR_TABLES = frozenset(
         "relations",
         "communities",
         "community_members",
+        "surfaces",
+        "keys",
+        "key_links",
+        "dirty_keys",
     }
 )
 
@@ -256,7 +308,7 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
                 f"{sorted(tables)[:5]}); use another GRAPHRAG_EMBEDDED__PATH"
             )
             raise SchemaError(msg)
-        for statement in _split_script(_TABLES + _COMMUNITY_TABLES):
+        for statement in _split_script(_TABLES + _COMMUNITY_TABLES + _RESOLUTION_TABLES):
             conn.execute(statement)
         defaults = {
             "schema_version": str(SCHEMA_VERSION),
@@ -279,10 +331,20 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
 def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
     """Upgrade an older file to :data:`SCHEMA_VERSION` inside the caller's transaction."""
     for step in range(max(version, 1), SCHEMA_VERSION):
+        if step == 2:
+            _add_columns(conn, _V3_COLUMNS)
         for statement in _split_script(_MIGRATIONS[step]):
             conn.execute(statement)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step + 1),))
         logger.info("migrated the embedded store %s from schema v%d to v%d", path, step, step + 1)
+
+
+def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
+    """Add the columns a table lacks (``ALTER TABLE ... ADD COLUMN``)."""
+    for table, column, declaration in columns:
+        present = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def _split_script(script: str) -> list[str]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from graphrag.errors import NotFoundError, StoreQueryError
@@ -24,7 +23,8 @@ from graphrag.models import (
     MergeRecord,
     WriteReport,
 )
-from graphrag.stores.embedded import rows
+from graphrag.stores.embedded import keys, rows
+from graphrag.stores.embedded.plan import Plan, fail, prepare
 from graphrag.stores.embedded.rows import batched, marks
 
 logger = logging.getLogger(__name__)
@@ -59,109 +59,6 @@ def transaction(conn: sqlite3.Connection, what: str) -> Iterator[None]:
             msg = f"{what} failed: {exc}; nothing of it was written"
             raise StoreQueryError(msg) from exc
         raise
-
-
-# --------------------------------------------------------------------------- validation
-
-
-@dataclass
-class _Plan:
-    """A validated document graph, reduced to the rows to write."""
-
-    graph: DocumentGraph
-    entities: dict[str, Entity] = field(default_factory=dict)
-    referenced: set[str] = field(default_factory=set)
-    mentions: dict[tuple[str, str], tuple[list[str], list[tuple[int, int]]]] = field(
-        default_factory=dict
-    )
-    evidence: list[tuple[str, str, str, float]] = field(default_factory=list)
-
-
-def _fail(graph: DocumentGraph, problem: str) -> StoreQueryError:
-    msg = (
-        f"document {graph.document.source!r} was not written: {problem}; fix the document "
-        "graph (nothing of this document was written)"
-    )
-    return StoreQueryError(msg)
-
-
-def _check_chunks(graph: DocumentGraph, dim: int) -> set[str]:
-    doc_id = graph.document.id
-    if not doc_id or not graph.document.source:
-        raise _fail(graph, "the document needs a non-empty id and source")
-    chunk_ids: set[str] = set()
-    for chunk in graph.chunks:
-        if chunk.document_id != doc_id:
-            raise _fail(graph, f"chunk {chunk.id} belongs to document {chunk.document_id}")
-        if chunk.id in chunk_ids:
-            raise _fail(graph, f"chunk id {chunk.id} appears twice")
-        if chunk.embedding is not None and rows.vector_size(chunk.embedding) != dim:
-            size = rows.vector_size(chunk.embedding)
-            raise _fail(graph, f"chunk {chunk.id} has a {size}-d embedding, the store uses {dim}")
-        chunk_ids.add(chunk.id)
-    return chunk_ids
-
-
-def _collect_entities(graph: DocumentGraph, dim: int) -> dict[str, Entity]:
-    entities: dict[str, Entity] = {}
-    for entity in graph.entities:
-        if entity.embedding is not None and rows.vector_size(entity.embedding) != dim:
-            size = rows.vector_size(entity.embedding)
-            raise _fail(graph, f"entity {entity.id} has a {size}-d embedding, the store uses {dim}")
-        if entity.id in entities:
-            first = entities[entity.id]
-            extra = [a for a in [entity.name, *entity.aliases] if a not in first.aliases]
-            entities[entity.id] = first.model_copy(update={"aliases": first.aliases + extra})
-        else:
-            entities[entity.id] = entity
-    return entities
-
-
-def _collect_relations(graph: DocumentGraph, chunk_ids: set[str], plan: _Plan) -> None:
-    for relation in graph.relations:
-        plan.referenced.update((relation.source_id, relation.target_id))
-        evidence = [(e.chunk_id, e.sentence, e.weight) for e in relation.evidence]
-        if not evidence and relation.source_chunk_ids:
-            share = relation.weight / len(relation.source_chunk_ids)
-            evidence = [(c, "", share) for c in relation.source_chunk_ids]
-        if not evidence:
-            raise _fail(
-                graph, f"relation {relation.id} has no evidence (relations need provenance)"
-            )
-        for chunk_id, sentence, weight in evidence:
-            if chunk_id not in chunk_ids:
-                raise _fail(
-                    graph, f"relation {relation.id} cites chunk {chunk_id} of another document"
-                )
-            plan.evidence.append((relation.id, chunk_id, sentence, float(weight)))
-
-
-def prepare(graph: DocumentGraph, dim: int) -> _Plan:
-    """Validate a document graph without touching the database.
-
-    Args:
-        graph: The document graph to write.
-        dim: The store's embedding dimension.
-
-    Returns:
-        The rows to write.
-
-    Raises:
-        StoreQueryError: Naming the document source and what is wrong.
-    """
-    chunk_ids = _check_chunks(graph, dim)
-    plan = _Plan(graph=graph)
-    for mention in graph.mentions:
-        if mention.chunk_id not in chunk_ids:
-            raise _fail(graph, f"a mention cites chunk {mention.chunk_id} of another document")
-        plan.referenced.add(mention.entity_id)
-        forms, spans = plan.mentions.setdefault((mention.chunk_id, mention.entity_id), ([], []))
-        forms.extend(f for f in mention.surface_forms if f not in forms)
-        spans.extend(s for s in mention.spans if s not in spans)
-    _collect_relations(graph, chunk_ids, plan)
-    entities = _collect_entities(graph, dim)
-    plan.entities = {k: v for k, v in entities.items() if k in plan.referenced}
-    return plan
 
 
 # --------------------------------------------------------------------------- retraction
@@ -227,11 +124,15 @@ def _remove_unsupported(
     return orphans, doomed
 
 
-def retract(conn: sqlite3.Connection, document_id: str) -> DeleteReport:
+def retract(
+    conn: sqlite3.Connection, document_id: str, *, keep_chunks: bool = False
+) -> DeleteReport:
     """Remove a document's chunks and exactly what only they supported (not the row).
 
     Entities left without mentions are removed together with every relation touching them;
-    relations left without evidence are removed. Must run inside a transaction.
+    relations left without evidence are removed. The keys the chunks mentioned are marked
+    dirty. With ``keep_chunks`` only the derived rows (mentions, evidence) go: the chunks,
+    their extractions and key counts stay. Must run inside a transaction.
 
     Returns:
         Counts of what was removed or updated.
@@ -246,9 +147,11 @@ def retract(conn: sqlite3.Connection, document_id: str) -> DeleteReport:
     mentioned, endpoints, rels = _supported(conn, chunk_ids)
     report.mentions = _delete(conn, "DELETE FROM mentions WHERE chunk_id IN ({marks})", chunk_ids)
     _delete(conn, "DELETE FROM evidence WHERE chunk_id IN ({marks})", chunk_ids)
-    report.chunks = conn.execute(
-        "DELETE FROM chunks WHERE document_id = ?", (document_id,)
-    ).rowcount
+    if not keep_chunks:
+        keys.retract_surfaces(conn, chunk_ids)
+        report.chunks = conn.execute(
+            "DELETE FROM chunks WHERE document_id = ?", (document_id,)
+        ).rowcount
     orphans, doomed = _remove_unsupported(conn, mentioned | endpoints, rels)
     report.entities_removed = len(orphans)
     report.relations_removed = len(doomed)
@@ -303,14 +206,33 @@ def _extend_entity(conn: sqlite3.Connection, entity: Entity, stored: _StoredEnti
     return aliases[len(current) :]
 
 
-def _write_entities(conn: sqlite3.Connection, plan: _Plan) -> None:
-    """Insert new entities and extend existing ones with aliases (and missing vectors)."""
+def _replace_entity(conn: sqlite3.Connection, entity: Entity) -> None:
+    """Set a stored entity's name, aliases (and vector, description when given)."""
+    conn.execute(
+        "UPDATE entities SET name = ?, aliases = ?, embedding = coalesce(?, embedding), "
+        "description = coalesce(?, description) WHERE id = ?",
+        (entity.name, rows.dumps(entity.aliases), rows.to_blob(entity.embedding),
+         entity.description, entity.id),
+    )  # fmt: skip
+    keys.replace_names(conn, entity.id, [entity.name, *entity.aliases])
+
+
+def _write_entities(conn: sqlite3.Connection, plan: Plan, *, overwrite: bool = False) -> None:
+    """Insert new entities; extend existing ones with aliases, or overwrite them.
+
+    Without ``overwrite`` a stored entity keeps its name and vector and gains the new
+    aliases (and a missing vector); with it, it takes the given name, aliases and vector
+    (the derived view of :mod:`graphrag.resolution`).
+    """
     stored = _stored_entities(conn, sorted(plan.referenced))
     missing = sorted(plan.referenced - stored.keys() - plan.entities.keys())
     if missing:
-        raise _fail(plan.graph, f"mentions or relations reference unknown entities {missing[:5]}")
+        raise fail(plan.graph, f"mentions or relations reference unknown entities {missing[:5]}")
     names: list[tuple[str, str]] = []
     for eid, entity in plan.entities.items():
+        if eid in stored and overwrite:
+            _replace_entity(conn, entity)
+            continue
         if eid in stored:
             names.extend(
                 (normalize_name(n), eid) for n in _extend_entity(conn, entity, stored[eid])
@@ -341,13 +263,7 @@ def _write_relations(conn: sqlite3.Connection, graph: DocumentGraph) -> None:
     )
 
 
-def insert(conn: sqlite3.Connection, plan: _Plan) -> WriteReport:
-    """Write a validated document graph (after :func:`retract`), inside a transaction.
-
-    Returns:
-        Documents, chunks, mentions and merges written (the caller fills ``*_new``).
-    """
-    graph = plan.graph
+def _insert_document(conn: sqlite3.Connection, graph: DocumentGraph, *, derived: bool) -> None:
     conn.execute(
         f"INSERT INTO documents ({rows.DOCUMENT_COLUMNS}) VALUES ({marks(10)}) "  # noqa: S608
         "ON CONFLICT (id) DO UPDATE SET source = excluded.source, title = excluded.title, "
@@ -356,12 +272,14 @@ def insert(conn: sqlite3.Connection, plan: _Plan) -> WriteReport:
         "chunk_count = excluded.chunk_count, error = NULL, updated_at = excluded.updated_at",
         rows.document_row(graph.document, DocumentStatus.DONE, len(graph.chunks)),
     )
-    conn.executemany(
-        f"INSERT INTO chunks ({rows.CHUNK_COLUMNS}) VALUES ({marks(8)})",  # noqa: S608
-        [rows.chunk_row(c) for c in graph.chunks],
-    )
-    report = WriteReport(documents=1, chunks=len(graph.chunks))
-    _write_entities(conn, plan)
+    conn.execute("UPDATE documents SET derived = ? WHERE id = ?", (int(derived), graph.document.id))
+
+
+def _insert_derived(
+    conn: sqlite3.Connection, plan: Plan, report: WriteReport, *, overwrite: bool
+) -> None:
+    graph = plan.graph
+    _write_entities(conn, plan, overwrite=overwrite)
     conn.executemany(
         "INSERT INTO mentions (chunk_id, entity_id, surface_forms, spans) VALUES (?, ?, ?, ?)",
         [(c, e, rows.dumps(f), rows.dumps(s)) for (c, e), (f, s) in plan.mentions.items()],
@@ -373,6 +291,27 @@ def insert(conn: sqlite3.Connection, plan: _Plan) -> WriteReport:
         plan.evidence,
     )
     report.merges = write_merges(conn, graph.merges)
+
+
+def insert(conn: sqlite3.Connection, plan: Plan, *, derived: bool = True) -> WriteReport:
+    """Write a validated document graph (after :func:`retract`), inside a transaction.
+
+    The chunks' extractions are counted by key (their keys become dirty). Without
+    ``derived`` only the raw facts are written and the document is left pending.
+
+    Returns:
+        Documents, chunks, mentions and merges written (the caller fills ``*_new``).
+    """
+    graph = plan.graph
+    _insert_document(conn, graph, derived=derived)
+    conn.executemany(
+        f"INSERT INTO chunks ({rows.CHUNK_COLUMNS}) VALUES ({marks(9)})",  # noqa: S608
+        [rows.chunk_row(c) for c in graph.chunks],
+    )
+    keys.write_surfaces(conn, graph.chunks)
+    report = WriteReport(documents=1, chunks=len(graph.chunks))
+    if derived:
+        _insert_derived(conn, plan, report, overwrite=False)
     return report
 
 
@@ -387,7 +326,22 @@ def write_merges(conn: sqlite3.Connection, merges: list[MergeRecord]) -> int:
     return count
 
 
-def upsert(conn: sqlite3.Connection, graph: DocumentGraph, dim: int) -> WriteReport:
+def _existing(conn: sqlite3.Connection, plan: Plan) -> tuple[set[str], set[str]]:
+    relation_ids = sorted({r.id for r in plan.graph.relations})
+    entities = _ids(conn, "SELECT id FROM entities WHERE id IN ({marks})", sorted(plan.referenced))
+    relations = _ids(conn, "SELECT id FROM relations WHERE id IN ({marks})", relation_ids)
+    return entities, relations
+
+
+def _count_new(report: WriteReport, plan: Plan, had: tuple[set[str], set[str]]) -> None:
+    # "new" means absent before this write, not re-created after retracting the old version
+    report.entities_new = len(plan.referenced - had[0])
+    report.relations_new = len({r.id for r in plan.graph.relations} - had[1])
+
+
+def upsert(
+    conn: sqlite3.Connection, graph: DocumentGraph, dim: int, *, derived: bool = True
+) -> WriteReport:
     """Validate and write one document graph atomically, replacing an older version.
 
     Raises:
@@ -398,19 +352,53 @@ def upsert(conn: sqlite3.Connection, graph: DocumentGraph, dim: int) -> WriteRep
         row = conn.execute(
             "SELECT status, chunk_count FROM documents WHERE id = ?", (graph.document.id,)
         ).fetchone()
-        relation_ids = sorted({r.id for r in graph.relations})
-        had_entities = _ids(
-            conn, "SELECT id FROM entities WHERE id IN ({marks})", sorted(plan.referenced)
-        )
-        had_relations = _ids(conn, "SELECT id FROM relations WHERE id IN ({marks})", relation_ids)
+        had = _existing(conn, plan) if derived else (set(), set())
         retracted = retract(conn, graph.document.id)
-        report = insert(conn, plan)
-    # "new" means absent before this write, not re-created after retracting the old version
-    report.entities_new = len(plan.referenced - had_entities)
-    report.relations_new = len(set(relation_ids) - had_relations)
+        report = insert(conn, plan, derived=derived)
+    if derived:
+        _count_new(report, plan, had)
     replaced = row is not None and (row[0] == DocumentStatus.DONE or retracted.chunks > 0)
     report.replaced_documents = int(replaced)
     logger.debug("wrote document %s (%d chunks)", graph.document.id, report.chunks)
+    return report
+
+
+def rederive(conn: sqlite3.Connection, graphs: Sequence[DocumentGraph], dim: int) -> WriteReport:
+    """Replace stored documents' mentions and relations (their chunks stay), in one transaction.
+
+    Entities are written as given (see :func:`_write_entities` with ``overwrite``). A
+    document that no longer exists is skipped.
+
+    Raises:
+        StoreQueryError: If a graph is invalid or SQLite fails; nothing is written.
+    """
+    plans = [prepare(graph, dim) for graph in graphs]
+    total = WriteReport()
+    with transaction(conn, f"deriving {len(plans)} documents again"):
+        for plan in plans:
+            report = _rederive_one(conn, plan)
+            for name, value in report:
+                setattr(total, name, getattr(total, name) + value)
+    return total
+
+
+def _rederive_one(conn: sqlite3.Connection, plan: Plan) -> WriteReport:
+    graph = plan.graph
+    doc_id = graph.document.id
+    if conn.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is None:
+        return WriteReport()
+    found = conn.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,))
+    if {str(r[0]) for r in found} != {c.id for c in graph.chunks}:
+        raise fail(graph, "its chunks differ from the stored ones; write the document again")
+    had = _existing(conn, plan)
+    retract(conn, doc_id, keep_chunks=True)
+    report = WriteReport()
+    _insert_derived(conn, plan, report, overwrite=True)
+    conn.execute(
+        "UPDATE documents SET derived = 1, status = ?, error = NULL WHERE id = ?",
+        (str(DocumentStatus.DONE), doc_id),
+    )
+    _count_new(report, plan, had)
     return report
 
 

@@ -1,0 +1,315 @@
+"""The ArangoDB store's :class:`~graphrag.ports.ResolutionStore` methods.
+
+The resolution state lives in plain collections (see :mod:`.names`). Writers are serialised
+by a lease in ``locks/writer``: taken with ``acquire_writer_lock.aql`` (two writers racing
+for a free lease collide on its key, the loser retries), renewed every third of its time
+to live while held, released at the end; a crashed holder's lease expires after
+:data:`LEASE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from arango.database import StandardDatabase, TransactionDatabase
+
+from graphrag.config import ArangoSettings
+from graphrag.errors import StoreQueryError, StoreUnavailableError
+from graphrag.models import DocumentGraph, Hit, Vector, WriteReport
+from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
+from graphrag.stores.arango import mapping as m
+from graphrag.stores.arango.batch import plan_batch
+from graphrag.stores.arango.connection import ArangoConnection
+from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.search import VectorSearch
+from graphrag.stores.arango.writes import in_transaction, write_plan
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60.0
+POLL_SECONDS = 0.5
+CHUNK = 5000
+"""Items per query for long key lists."""
+
+
+def _parts(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] if items else []
+
+
+class ArangoResolution:
+    """Keys, links, the resolution queue and pending documents on ArangoDB."""
+
+    _conn: ArangoConnection
+    _queries: Queries
+    _settings: ArangoSettings
+    _vectors: VectorSearch
+
+    async def _require_dim(self) -> int:
+        raise NotImplementedError  # pragma: no cover - provided by the store
+
+    # ------------------------------------------------------------------ writer lease
+
+    @asynccontextmanager
+    async def writer_lock(self) -> AsyncIterator[None]:
+        """Hold the writer lease for the block (waits up to ``settings.writer_timeout``).
+
+        Raises:
+            StoreUnavailableError: If another writer holds it past the timeout.
+        """
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        await self._acquire(owner)
+        renew = asyncio.create_task(self._renew(owner))
+        try:
+            yield
+        finally:
+            renew.cancel()
+            with suppress(asyncio.CancelledError):
+                await renew
+            await self._conn.run(
+                "releasing the writer lease",
+                lambda db: self._queries.release_writer_lock(db, owner),
+            )
+
+    async def _try(self, owner: str) -> str | None:
+        ttl = int(LEASE_SECONDS * 1000)
+        try:
+            row = await self._conn.run(
+                "taking the writer lease",
+                lambda db: self._queries.acquire_writer_lock(db, owner, _now_ms(), ttl),
+            )
+        except StoreQueryError as exc:  # lost a race for a free lease (1200/1210)
+            logger.debug("writer lease race: %s", exc)
+            return None
+        return str((row or {}).get("owner") or "")
+
+    async def _acquire(self, owner: str) -> None:
+        deadline = time.monotonic() + self._settings.writer_timeout
+        announced = False
+        while True:
+            holder = await self._try(owner)
+            if holder == owner:
+                return
+            if not announced:
+                logger.warning(
+                    "another writer (%s) holds the ArangoDB store; waiting up to %.0f s",
+                    holder or "unknown", self._settings.writer_timeout,
+                )  # fmt: skip
+                announced = True
+            if time.monotonic() >= deadline:
+                msg = (
+                    f"another writer ({holder or 'unknown'}) still holds the ArangoDB store "
+                    f"after {self._settings.writer_timeout:.0f} s; wait for it to finish, or "
+                    "raise GRAPHRAG_ARANGO__WRITER_TIMEOUT (a crashed writer's lease expires "
+                    f"after {LEASE_SECONDS:.0f} s)"
+                )
+                raise StoreUnavailableError(msg)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _renew(self, owner: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            if await self._try(owner) != owner:
+                logger.error("the writer lease of %s was lost; another writer may start", owner)
+
+    # ------------------------------------------------------------------ keys
+
+    async def _read(self, what: str, fn: Any) -> Any:
+        return await self._conn.run(what, fn, idempotent=True)
+
+    async def dirty_keys(self, limit: int) -> list[str]:
+        """Up to ``limit`` queued keys, in key order."""
+        return list(
+            await self._read(
+                "listing keys to resolve", lambda db: self._queries.list_dirty_keys(db, limit)
+            )
+        )
+
+    async def mark_dirty(self, keys: Sequence[str]) -> None:
+        """Queue known keys."""
+        wanted = m.valid_keys(keys)
+        if wanted:
+            await self._conn.run(
+                "queueing keys", lambda db: self._queries.mark_keys_dirty(db, wanted)
+            )
+
+    async def clear_dirty(self, keys: Sequence[str]) -> None:
+        """Take keys off the queue."""
+        for part in _parts(m.valid_keys(keys)):
+            await self._conn.run(
+                "clearing resolved keys",
+                lambda db, p=part: self._queries.clear_dirty_keys(db, p),  # type: ignore[misc]
+            )
+
+    async def key_infos(self, keys: Sequence[str]) -> list[KeyInfo]:
+        """Known keys with support and surface counts, in the order given."""
+        found: dict[str, KeyInfo] = {}
+        for part in _parts(m.valid_keys(keys), 1000):
+            rows = await self._read(
+                "reading keys",
+                lambda db, p=part: self._queries.get_key_infos(db, p),
+            )
+            found.update({r["key"]: m.doc_to_key_info(r) for r in rows})
+        return m.in_order(list(keys), found)
+
+    async def _grouped(self, by: str, values: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for part in _parts([v for v in dict.fromkeys(values) if v]):
+            rows = await self._read(
+                f"finding keys by {by}",
+                lambda db, p=part: self._queries.find_keys(db, by, p),
+            )
+            out.update({str(r["value"]): [str(k) for k in r["keys"]] for r in rows})
+        return out
+
+    async def keys_by_norm(self, norms: Sequence[str]) -> dict[str, list[str]]:
+        """Normalised name -> keys."""
+        return await self._grouped("norm", norms)
+
+    async def keys_by_initials(self, initials: Sequence[str]) -> dict[str, list[str]]:
+        """Acronym -> multi-word keys whose initials spell it."""
+        return await self._grouped("initials", initials)
+
+    async def keys_of_entities(self, entity_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Entity id -> the keys that resolve to it."""
+        return await self._grouped("entity_id", entity_ids)
+
+    async def set_key_embeddings(self, vectors: Mapping[str, Vector]) -> None:
+        """Store key name embeddings."""
+        dim = await self._require_dim()
+        items = [{"key": k, "embedding": m.query_vector(v, dim)} for k, v in vectors.items()]
+        for part in _parts(items, self._settings.batch_size):
+            await self._conn.run(
+                "storing key embeddings",
+                lambda db, p=part: self._queries.set_key_embeddings(db, p),  # type: ignore[misc]
+            )
+
+    async def similar_keys(self, vectors: Vector, threshold: float, k: int) -> list[list[Hit]]:
+        """Up to ``k`` keys per row with a cosine of at least ``threshold``.
+
+        Through the keys' vector index when it is trained (approximate), else an exact scan.
+        """
+        dim = await self._require_dim()
+        queries = [m.query_vector(v, dim) for v in vectors]
+        out: list[list[Hit]] = []
+        for part in _parts(queries, self._settings.batch_size):
+
+            def run(db: StandardDatabase, part: Sequence[list[float]] = part) -> Any:
+                return self._vectors.similar_keys(db, list(part), k, threshold)
+
+            out.extend(m.hits(r) for r in await self._read("searching similar names", run))
+        return out
+
+    async def add_key_links(self, links: Sequence[KeyLink], linked: Sequence[str]) -> None:
+        """Store links and mark keys linked (one query)."""
+        docs = [m.link_doc(link) for link in links]
+        await self._conn.run(
+            "storing key links",
+            lambda db: self._queries.add_key_links(db, docs, m.valid_keys(linked)),
+        )
+
+    async def key_links(self, keys: Sequence[str]) -> list[KeyLink]:
+        """Links touching any of the keys."""
+        found: dict[tuple[str, str], KeyLink] = {}
+        for part in _parts(m.valid_keys(keys)):
+            rows = await self._read(
+                "reading key links",
+                lambda db, p=part: self._queries.list_key_links(db, p),
+            )
+            for r in rows:
+                found[(r["a"], r["b"])] = KeyLink(a=r["a"], b=r["b"], score=float(r["score"]))
+        return [found[k] for k in sorted(found)]
+
+    async def shared_documents(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Pairs of keys mentioned in a common document."""
+        if not pairs:
+            return set()
+        rows = await self._read(
+            "checking shared documents",
+            lambda db: self._queries.find_shared_documents(db, pairs),
+        )
+        return {(str(a), str(b)) for a, b in rows}
+
+    async def documents_of_keys(self, keys: Sequence[str]) -> list[str]:
+        """Documents whose chunks mention any of the keys."""
+        found: set[str] = set()
+        for part in _parts(m.valid_keys(keys)):
+            found.update(
+                await self._read(
+                    "finding documents of keys",
+                    lambda db, p=part: self._queries.list_documents_of_keys(db, p),
+                )
+            )
+        return sorted(found)
+
+    async def pending_documents(self, limit: int) -> list[str]:
+        """Up to ``limit`` documents waiting to be derived again."""
+        return list(
+            await self._read(
+                "listing pending documents",
+                lambda db: self._queries.list_pending_documents(db, limit),
+            )
+        )
+
+    # ------------------------------------------------------------------ passes
+
+    async def apply_resolution(self, change: ResolutionChange) -> int:
+        """Apply a resolution pass in one stream transaction; return the new merge records."""
+        assignments = [{"key": k, "entity_id": e} for k, e in change.assignments.items()]
+        merges = [m.merge_to_doc(r) for r in change.merges]
+        patches = [m.entity_patch(e) for e in change.entities]
+
+        def work(txn: TransactionDatabase) -> int:
+            q = self._queries
+            for part in _parts(assignments):
+                q.set_key_entities(txn, part)
+            for part in _parts(change.removed):
+                q.remove_keys(txn, part)
+            active = {k for part in _parts(change.region) for k in q.list_active_merges(txn, part)}
+            keep = {d["_key"] for d in merges}
+            for part in _parts(sorted(active - keep)):
+                q.remove_merges(txn, part)
+            for part in _parts(merges, self._settings.batch_size):
+                q.upsert_merges(txn, part)
+            for part in _parts(patches, self._settings.batch_size):
+                q.refresh_entities(txn, part)
+            for part in _parts(change.documents):
+                q.mark_documents_pending(txn, part)
+            return len(keep - active)
+
+        return await self._conn.run(
+            "applying entity resolution", lambda db: in_transaction(db, work)
+        )
+
+    async def rederive_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+        """Replace the mentions and relations of stored documents, in one transaction.
+
+        Documents that no longer exist are skipped.
+        """
+        if not graphs:
+            return WriteReport()
+        dim = await self._require_dim()
+        ids = [g.document.id for g in graphs]
+        rows = await self._read(
+            "reading documents", lambda db: self._queries.get_documents(db, m.valid_keys(ids))
+        )
+        present = {r["_key"] for r in rows}
+        plan = plan_batch([g for g in graphs if g.document.id in present], dim, rederive=True)
+        if not plan.doc_keys:
+            return WriteReport()
+        size = self._settings.batch_size
+        return await self._conn.run(
+            f"deriving {len(plan.doc_keys)} documents again",
+            lambda db: write_plan(db, self._queries, plan, size),
+        )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -243,22 +243,26 @@ class GraphBuilder:
         return out
 
     async def _key_vectors(self, graphs: list[DocumentGraph]) -> dict[str, Vector]:
-        """Embed the names of the batch's keys the store has no vector for yet."""
-        names: dict[str, str] = {}
+        """Embed, outside the writer lock, the batch's names the store has no vector for.
+
+        One vector per normalised name (keys of one name share it, see the reconciler).
+        """
+        norms: dict[str, list[str]] = {}
         for graph in graphs:
             for chunk in graph.chunks:
                 for row in surface_rows(chunk.extraction):
                     if embeddable(row.type, embed_concepts=self.settings.embed_concepts):
-                        names.setdefault(row.key, row.norm)
-        if not names:
+                        norms.setdefault(row.norm, []).append(row.key)
+        if not norms:
             return {}
-        known = await self.store.key_infos(list(names))
-        done = {i.key for i in known if i.embedding is not None}
-        todo = [k for k in names if k not in done]
+        same = await self.store.keys_by_norm(list(norms))
+        stored = [k for keys in same.values() for k in keys]
+        known = {i.norm for i in await self.store.key_infos(stored) if i.embedding is not None}
+        todo = [n for n in norms if n not in known]
         if not todo:
             return {}
-        vectors = await self.embedder.embed([names[k] for k in todo], kind="passage")
-        return {k: vectors[i] for i, k in enumerate(todo)}
+        vectors = await self.embedder.embed(todo, kind="name")
+        return {key: vectors[i] for i, norm in enumerate(todo) for key in norms[norm]}
 
     async def _write(
         self, graphs: list[DocumentGraph], replaced: set[str], report: IngestReport

@@ -36,7 +36,9 @@ from graphrag.models import (
 )
 from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
 
-EmbedKind = Literal["query", "passage"]
+EmbedKind = Literal["query", "passage", "name"]
+"""``name``: entity names for resolution; embedders make these reproducible (the same text
+gives the same vector whatever else is in the batch), as similarity decisions depend on it."""
 SearchTarget = Literal["chunks", "entities"]
 KeyPair = tuple[str, str]
 

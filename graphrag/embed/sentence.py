@@ -139,7 +139,8 @@ class SentenceTransformerEmbedder:
 
         Args:
             texts: The texts; order is preserved in the result.
-            kind: ``query`` or ``passage`` (this model encodes both the same way).
+            kind: ``query``, ``passage`` or ``name`` (the same encoding; names always in
+                float32, never bfloat16 autocast).
 
         Returns:
             A float32 array of shape ``(len(texts), dim)`` with unit-length rows.
@@ -155,7 +156,13 @@ class SentenceTransformerEmbedder:
         try:
             import torch
 
-            precision = _autocast(torch, self._settings.precision)
+            # names decide merges by a cosine threshold: float32 keeps their vectors the same
+            # whatever the batch (bfloat16 varies by about 1e-3 with the batch's padding)
+            precision = (
+                contextlib.nullcontext()
+                if kind == "name"
+                else _autocast(torch, self._settings.precision)
+            )
             with self._run_lock, torch.inference_mode(), precision:
                 parts = [
                     model.encode(

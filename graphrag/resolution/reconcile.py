@@ -45,6 +45,9 @@ PENDING_BATCH = 64
 """Documents derived again per store call."""
 MAX_LINKS = 32
 """Most similarity links searched per new key."""
+SCORE_DECIMALS = 4
+"""Link scores are rounded: a name embedded in another batch differs by about 1e-7, which
+must not reorder near-equal links (the grouping would then depend on batch composition)."""
 LARGE_REGION = 50_000
 
 
@@ -145,20 +148,37 @@ class Reconciler:
                         continue
                     if linkable(info.norm, info.type, other.norm, other.type):
                         a, b = sorted((info.key, other.key))
-                        links[(a, b)] = KeyLink(a=a, b=b, score=min(float(hit.score), 1.0))
+                        score = round(min(float(hit.score), 1.0), SCORE_DECIMALS)
+                        if score >= threshold:
+                            links[(a, b)] = KeyLink(a=a, b=b, score=score)
         await self._store.add_key_links(list(links.values()), [i.key for i in todo])
 
     async def _embed(self, infos: list[KeyInfo], vectors: Mapping[str, Vector]) -> None:
+        """Give keys their name vector; keys with the same normalised name share one."""
         missing = [i for i in infos if i.embedding is None]
-        found = {i.key: vectors[i.key] for i in missing if i.key in vectors}
-        rest = [i for i in missing if i.key not in found]
+        if not missing:
+            return
+        by_norm = await self._shared_vectors(sorted({i.norm for i in missing}))
+        for info in sorted(missing, key=lambda i: i.key):  # a batch's own vector: first key's
+            if info.norm not in by_norm and info.key in vectors:
+                by_norm[info.norm] = vectors[info.key]
+        rest = sorted({i.norm for i in missing} - by_norm.keys())
         if rest:
-            embedded = await self._embedder.embed([i.norm for i in rest], kind="passage")
-            found.update({i.key: embedded[n] for n, i in enumerate(rest)})
-        if found:
-            await self._store.set_key_embeddings(found)
+            embedded = await self._embedder.embed(rest, kind="name")
+            by_norm.update({norm: embedded[n] for n, norm in enumerate(rest)})
+        await self._store.set_key_embeddings({i.key: by_norm[i.norm] for i in missing})
         for info in missing:
-            info.embedding = found[info.key]
+            info.embedding = by_norm[info.norm]
+
+    async def _shared_vectors(self, norms: list[str]) -> dict[str, Vector]:
+        """The stored vector of each name that another key (another type) already has."""
+        same = await self._store.keys_by_norm(norms)
+        keys = sorted({k for found in same.values() for k in found})
+        found: dict[str, Vector] = {}
+        for info in await self._store.key_infos(keys) if keys else []:
+            if info.embedding is not None:
+                found.setdefault(info.norm, info.embedding)
+        return found
 
     # ------------------------------------------------------------------ regions
 

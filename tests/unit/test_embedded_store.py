@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ async def test_not_an_sqlite_file_is_unavailable(tmp_path: Path) -> None:
     path.write_text("this is not a database " * 100)
     store = EmbeddedGraphStore(path)
 
-    with pytest.raises(StoreUnavailableError, match=r"notes\.db"):
+    with pytest.raises(StoreUnavailableError, match=r"notes\.db.*not an SQLite database"):
         await store.ensure_schema(embedding_model="m", dim=8)
     with pytest.raises(StoreUnavailableError, match="ensure_schema"):
         await store.stats()
@@ -65,13 +66,60 @@ async def test_a_directory_is_unavailable(tmp_path: Path) -> None:
         await store.ensure_schema(embedding_model="m", dim=8)
 
 
-async def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+async def test_foreign_sqlite_database_is_refused_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO invoices VALUES (1)")
+    before = path.read_bytes()
 
-    with pytest.raises(SchemaError, match="not a graphrag embedded store"):
+    with pytest.raises(SchemaError, match="not a graphrag embedded store.*nothing was changed"):
         await EmbeddedGraphStore(path).ensure_schema(embedding_model="m", dim=8)
+
+    assert path.read_bytes() == before  # not switched to WAL (header bytes 18-19)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+async def test_damaged_store_says_damaged_and_how_to_recover(tmp_path: Path) -> None:
+    path = tmp_path / "graph.db"
+    store = EmbeddedGraphStore(path)
+    await store.ensure_schema(embedding_model="m", dim=8)
+    await store.close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # keep the SQLite header, wreck the first page
+    path.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    with pytest.raises(StoreUnavailableError, match="damaged.*restore it from a backup"):
+        await EmbeddedGraphStore(path).ensure_schema(embedding_model="m", dim=8)
+
+
+async def test_two_processes_create_one_new_store_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "graph.db"
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from graphrag.stores.embedded import EmbeddedGraphStore\n"
+        "async def main():\n"
+        "    s = EmbeddedGraphStore(Path(sys.argv[1]))\n"
+        "    await s.ensure_schema(embedding_model='m', dim=8)\n"
+        "    print((await s.stats()).schema_version)\n"
+        "asyncio.run(main())\n"
+    )
+    for _ in range(3):
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", script, str(path),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            for _ in range(4)
+        ]
+        results = [await p.communicate() for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, results
+        assert {out.strip() for out, _ in results} == {str(SCHEMA_VERSION).encode()}
+        for leftover in path.parent.iterdir():
+            leftover.unlink()
 
 
 async def test_newer_schema_version_is_refused(store: Any) -> None:

@@ -99,6 +99,8 @@ class SQLiteStoreBase:
         except StoreError:
             raise
         except sqlite3.Error as exc:
+            if "malformed" in str(exc).lower():
+                raise schema.open_error(self._path, exc) from exc
             msg = f"{what} failed on the embedded store at {self._path}: {exc}"
             raise StoreQueryError(msg) from exc
 
@@ -160,15 +162,23 @@ class SQLiteStoreBase:
     def _open(self, embedding_model: str, dim: int) -> None:
         with self._write_lock:
             opened = self._writer is None
-            if self._writer is None:
-                try:
-                    self._path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    msg = f"cannot create the folder of the embedded store {self._path}: {exc}"
-                    raise StoreUnavailableError(msg) from exc
-                self._writer = schema.connect(self._path, read_only=False)
+            # read-only first: a foreign, damaged or mismatched file is refused unchanged
+            state = schema.probe(self._path, embedding_model=embedding_model, dim=dim)
+            if state == "current":
+                self._connect_writer()
+                self._version = schema.SCHEMA_VERSION
+                self._dim = dim
+                return
             try:
-                with self._errors("creating the schema"):
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                msg = f"cannot create the folder of the embedded store {self._path}: {exc}"
+                raise StoreUnavailableError(msg) from exc
+            try:
+                # creation and migration are serialised with other processes' writers
+                with self._lock.hold_sync(), self._errors("creating the schema"):
+                    self._connect_writer()
+                    assert self._writer is not None
                     self._version = schema.ensure(
                         self._writer, self._path, embedding_model=embedding_model, dim=dim
                     )
@@ -177,6 +187,10 @@ class SQLiteStoreBase:
                     self._close_all()  # keeps the store open with its original model
                 raise
             self._dim = dim
+
+    def _connect_writer(self) -> None:
+        if self._writer is None:
+            self._writer = schema.connect(self._path, read_only=False)
 
     async def ensure_schema(self, *, embedding_model: str, dim: int) -> None:
         """Open (creating if needed) the file and check the embedding model matches.

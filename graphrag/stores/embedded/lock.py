@@ -15,8 +15,8 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from graphrag.errors import StoreUnavailableError
@@ -75,6 +75,31 @@ class WriterLock:
                     fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
                 os.close(fd)
+
+    @contextmanager
+    def hold_sync(self) -> Iterator[None]:
+        """Hold the lock in a worker thread (creating or migrating the file), blocking."""
+        fd = self._open()
+        try:
+            deadline = time.monotonic() + self._timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        msg = (
+                            f"another writer ({_holder(fd)}) holds the embedded store "
+                            f"{self._store} for longer than {self._timeout:.0f} s; retry later"
+                        )
+                        raise StoreUnavailableError(msg) from None
+                    time.sleep(_POLL_S)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _open(self) -> int:
         try:

@@ -213,12 +213,100 @@ _OUR_TABLES = frozenset(
 )
 
 
-def _not_a_database(path: Path, exc: sqlite3.Error) -> StoreUnavailableError:
-    msg = (
-        f"cannot open the embedded store at {path}: {exc}; the file is not an SQLite database "
-        "(or is unreadable). Point GRAPHRAG_EMBEDDED__PATH at the store's file or a new path"
-    )
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+DAMAGED_HINT = (
+    "restore it from a backup, or rebuild it: re-ingest the documents into a new path "
+    "(GRAPHRAG_EMBEDDED__PATH), or salvage what is readable with "
+    "`sqlite3 DAMAGED.db .recover | sqlite3 NEW.db`"
+)
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailableError:
+    """Translate an SQLite failure to open or read a store file into a clear error.
+
+    Distinguishes a file that is not SQLite at all, an SQLite file that is damaged, a file
+    another process holds locked, and an unreadable file.
+    """
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        msg = (
+            f"the embedded store at {path} is locked by another process ({exc}); wait for it "
+            "to finish and retry"
+        )
+    elif "malformed" in text or ("not a database" in text and _has_sqlite_header(path)):
+        msg = f"the embedded store at {path} is damaged ({exc}); {DAMAGED_HINT}"
+    elif "not a database" in text:
+        msg = (
+            f"cannot open the embedded store at {path}: the file is not an SQLite database "
+            "(it was not written by graphrag); point GRAPHRAG_EMBEDDED__PATH at the store's "
+            "file or at a new path"
+        )
+    else:
+        msg = (
+            f"cannot open the embedded store at {path}: {exc}; check that the file is "
+            "readable and its folder writable, or use another GRAPHRAG_EMBEDDED__PATH"
+        )
     return StoreUnavailableError(msg)
+
+
+def probe(path: Path, *, embedding_model: str, dim: int) -> str:
+    """Look at a store file read-only, changing nothing, before it is opened for writing.
+
+    Returns:
+        ``"missing"`` (no file or an empty one), ``"current"`` (a store of this version
+        with this embedding model) or ``"outdated"`` (an older store to migrate).
+
+    Raises:
+        StoreUnavailableError: If the file is not SQLite, is damaged or locked.
+        SchemaError: If it is an SQLite file of something else, of a newer version or built
+            with another embedding model.
+    """
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            return "missing"
+    except OSError as exc:
+        msg = f"cannot access the embedded store at {path}: {exc}; check the path"
+        raise StoreUnavailableError(msg) from exc
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+            isolation_level=None, check_same_thread=False,
+        )  # fmt: skip
+    except sqlite3.Error as exc:
+        raise open_error(path, exc) from exc
+    try:
+        tables = {
+            str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if "meta" not in tables:
+            _refuse_foreign(path, tables)
+            return "missing"
+        meta = _meta(conn)
+    except sqlite3.DatabaseError as exc:
+        raise open_error(path, exc) from exc
+    finally:
+        conn.close()
+    _check_meta(meta, path, embedding_model, dim)
+    version = int(meta.get("schema_version", "0"))
+    return "current" if version == SCHEMA_VERSION and tables >= _OUR_TABLES else "outdated"
+
+
+def _refuse_foreign(path: Path, tables: set[str]) -> None:
+    if tables - _OUR_TABLES - {"sqlite_sequence"}:
+        msg = (
+            f"{path} is an SQLite database but not a graphrag embedded store (it has tables "
+            f"{sorted(tables)[:5]}); nothing was changed; use another GRAPHRAG_EMBEDDED__PATH"
+        )
+        raise SchemaError(msg)
 
 
 def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -232,14 +320,15 @@ def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
         The open connection (usable from any thread; callers serialise its use).
 
     Raises:
-        StoreUnavailableError: If the file cannot be opened or is not an SQLite database.
+        StoreUnavailableError: If the file cannot be opened, is not an SQLite database, is
+            damaged or is locked.
     """
     try:
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as exc:
-        raise _not_a_database(path, exc) from exc
+        raise open_error(path, exc) from exc
     try:
         if read_only:
             conn.execute("PRAGMA query_only = ON")
@@ -250,7 +339,7 @@ def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise _not_a_database(path, exc) from exc
+        raise open_error(path, exc) from exc
     return conn
 
 
@@ -302,12 +391,8 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
             meta = _meta(conn)
             _check_meta(meta, path, embedding_model, dim)
             _migrate(conn, path, int(meta.get("schema_version", str(SCHEMA_VERSION))))
-        elif tables - _OUR_TABLES - {"sqlite_sequence"}:
-            msg = (
-                f"{path} is an SQLite database but not a graphrag embedded store (it has tables "
-                f"{sorted(tables)[:5]}); use another GRAPHRAG_EMBEDDED__PATH"
-            )
-            raise SchemaError(msg)
+        else:
+            _refuse_foreign(path, tables)
         for statement in _split_script(_TABLES + _COMMUNITY_TABLES + _RESOLUTION_TABLES):
             conn.execute(statement)
         defaults = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -132,8 +132,12 @@ class GraphBuilder:
         extractor: Extractor,
         chunker: Chunker,
         resolution: ResolutionSettings,
+        chunk_batch: int = 512,
     ) -> None:
         self.store = store
+        self.chunk_batch = chunk_batch
+        self.on_chunks: Callable[[int], None] | None = None
+        """Called with the number of chunks each extraction + embedding step finished."""
         self.embedder = TimedEmbedder(embedder)
         self.extractor = extractor
         self.chunker = chunker
@@ -220,17 +224,25 @@ class GraphBuilder:
         with _stage(report, "chunk"):
             chunks = await asyncio.to_thread(self._chunk_all, documents)
         all_chunks = [c for doc in documents for c in chunks[doc.id]]
+        # a large document streams through the models in steps (bounded memory, progress)
+        for start in range(0, len(all_chunks), self.chunk_batch):
+            await self._process(all_chunks[start : start + self.chunk_batch], report)
+        return [_raw_graph(doc, chunks[doc.id]) for doc in documents]
+
+    async def _process(self, chunks: list[Chunk], report: IngestReport) -> None:
+        """Extract and embed one step of chunks (in place)."""
         with _stage(report, "extract"):
             ex_start = time.perf_counter()
-            extractions = await self.extractor.extract(all_chunks)
+            extractions = await self.extractor.extract(chunks)
             report.model_seconds += time.perf_counter() - ex_start
-        for chunk, extraction in zip(all_chunks, extractions, strict=True):
+        for chunk, extraction in zip(chunks, extractions, strict=True):
             chunk.extraction = extraction
         with _stage(report, "embed_chunks"):
-            vectors = await self.embedder.embed([c.text for c in all_chunks], kind="passage")
-        for chunk, vector in zip(all_chunks, vectors, strict=True):
+            vectors = await self.embedder.embed([c.text for c in chunks], kind="passage")
+        for chunk, vector in zip(chunks, vectors, strict=True):
             chunk.embedding = vector
-        return [_raw_graph(doc, chunks[doc.id]) for doc in documents]
+        if self.on_chunks is not None:
+            self.on_chunks(len(chunks))
 
     def _chunk_all(self, documents: list[Document]) -> dict[str, list[Chunk]]:
         out: dict[str, list[Chunk]] = {}

@@ -95,6 +95,18 @@ class IngestSettings(_Section):
         default=False,
         description="Follow symbolic links in an ingested folder that point outside it.",
     )
+    max_batch_chars: int = Field(
+        default=2_000_000,
+        ge=10_000,
+        description="A batch of documents closes at this many characters (or at --batch-size "
+        "documents), so one large file forms its own batch.",
+    )
+    chunk_batch: int = Field(
+        default=512,
+        ge=1,
+        description="Chunks extracted and embedded per step; a large document streams through "
+        "the models in steps of this size, with progress.",
+    )
 
 
 class ChunkingSettings(_Section):

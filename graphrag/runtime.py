@@ -108,6 +108,7 @@ async def open_components(
         extractor=extractor,
         chunker=chunker,
         resolution=settings.resolution,
+        chunk_batch=settings.ingest.chunk_batch,
     )
     analyzer = analyzer or QuestionAnalyzer(settings.extraction)
     retrieval = RetrievalService(store, embedder, settings.retrieval, analyzer)

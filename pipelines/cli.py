@@ -38,6 +38,7 @@ from graphrag.errors import (
     NotFoundError,
 )
 from pipelines.report import (
+    chunk_counter,
     escape_log_output,
     printable,
     progress_bar,
@@ -235,17 +236,20 @@ def ingest(
         settings = make_settings(config, store, db, log_level, **overrides)
         with progress_bar("documents", stderr) as bar:
             callback = progress_callback(bar, "documents")
-            summary = run_with(
-                settings,
-                lambda c: run_ingest(
+            chunks = chunk_counter(bar)
+
+            async def body(c: Components) -> Any:
+                c.builder.on_chunks = chunks
+                return await run_ingest(
                     c,
                     paths,
                     force=force,
                     batch_size=batch_size,
                     recursive=not no_recursive,
                     progress=callback,
-                ),
-            )
+                )
+
+            summary = run_with(settings, body)
     stdout.print(ingest_table(summary))
     print_failures(stderr, summary.failures)
     if not summary.ok:

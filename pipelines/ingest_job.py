@@ -122,9 +122,10 @@ async def run_ingest(
         components: The open components (store, builder, ...).
         inputs: Files, folders or glob patterns.
         force: Rebuild documents even when their content is unchanged.
-        batch_size: Documents per builder call.
+        batch_size: Most documents per builder call (a batch also closes at
+            ``ingest.max_batch_chars`` characters, so a large file forms its own batch).
         recursive: Descend into sub-folders.
-        progress: Optional callback for a progress bar.
+        progress: Optional callback for a progress bar (documents).
 
     Returns:
         The summary; failures are listed in it, not raised.
@@ -138,6 +139,7 @@ async def run_ingest(
         discover_inputs, inputs, recursive=recursive, follow_external_links=follow
     )
     summary = IngestSummary(files=len(paths), input_errors=errors)
+    max_chars = components.settings.ingest.max_batch_chars
     pending: list[Document] = []
     done = 0
     for path in paths:
@@ -145,17 +147,26 @@ async def run_ingest(
         if not documents:
             continue
         summary.documents += len(documents)
-        pending.extend(documents)
-        while len(pending) >= batch_size:
-            batch, pending = pending[:batch_size], pending[batch_size:]
-            done = await _ingest_batch(components, batch, summary, force=force, done=done)
-            _notify(progress, done, summary.documents)
+        for document in documents:
+            if pending and _chars(pending) + len(document.text) > max_chars:
+                done = await _ingest_batch(components, pending, summary, force=force, done=done)
+                pending = []
+                _notify(progress, done, summary.documents)
+            pending.append(document)
+            if len(pending) >= batch_size:
+                done = await _ingest_batch(components, pending, summary, force=force, done=done)
+                pending = []
+                _notify(progress, done, summary.documents)
         _notify(progress, done, summary.documents)
     if pending:
         done = await _ingest_batch(components, pending, summary, force=force, done=done)
     _notify(progress, done, summary.documents)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _chars(documents: Sequence[Document]) -> int:
+    return sum(len(d.text) for d in documents)
 
 
 async def _load_recorded(

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from graphrag.evaluation import ALL_GOLD_KS, RECALL_KS, ModeScores
@@ -136,25 +144,50 @@ def ingest_table(summary: IngestSummary) -> Table:
 
 
 def progress_bar(label: str, console: Console) -> Progress:
-    """A transient rich progress bar (silent when ``console`` is not a terminal)."""
+    """A transient rich progress bar (silent when ``console`` is not a terminal).
+
+    Each task shows its label, a bar, done/total, its rate per second, the elapsed time and
+    the estimated time left.
+    """
     return Progress(
-        TextColumn(label),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )
 
 
+def _rate(progress: Progress, task: TaskID) -> str:
+    found = [t for t in progress.tasks if t.id == task]
+    speed = found[0].speed if found else None
+    return f"{speed:.1f}/s" if speed else ""
+
+
 def progress_callback(progress: Progress, label: str) -> Callable[[int, int], None]:
     """Return a ``(done, total)`` callback that drives one task of ``progress``."""
-    task = progress.add_task(label, total=None)
+    task = progress.add_task(label, total=None, rate="")
 
     def update(done: int, total: int) -> None:
         progress.update(task, completed=done, total=max(total, done))
+        progress.update(task, rate=_rate(progress, task))
 
     return update
+
+
+def chunk_counter(progress: Progress) -> Callable[[int], None]:
+    """Return a callback counting chunks extracted and embedded (rate, no total)."""
+    task = progress.add_task("chunks", total=None, rate="")
+
+    def advance(count: int) -> None:
+        progress.advance(task, count)
+        progress.update(task, rate=_rate(progress, task))
+
+    return advance
 
 
 def print_failures(console: Console, failures: Sequence[tuple[str, str]]) -> None:

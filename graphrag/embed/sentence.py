@@ -269,6 +269,7 @@ def _autocast(torch: Any, precision: str) -> contextlib.AbstractContextManager[A
 
 
 _BATCH_CHARS = 8_000  # characters per forward pass: long passages go 16 at a time, names 100+
+_MAX_TEXT_CHARS = 2_000  # the model reads at most 256 tokens: longer texts cost no more
 
 
 def _length_batches(ordered: Sequence[str], max_items: int) -> list[list[str]]:
@@ -281,7 +282,7 @@ def _length_batches(ordered: Sequence[str], max_items: int) -> list[list[str]]:
     batches: list[list[str]] = []
     current: list[str] = []
     for text in ordered:
-        longest = max(len(text), 1)
+        longest = min(max(len(text), 1), _MAX_TEXT_CHARS)
         if current and ((len(current) + 1) * longest > _BATCH_CHARS or len(current) >= max_items):
             batches.append(current)
             current = []

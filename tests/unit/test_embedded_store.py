@@ -73,11 +73,23 @@ async def test_foreign_sqlite_database_is_refused_unchanged(tmp_path: Path) -> N
         conn.execute("INSERT INTO invoices VALUES (1)")
     before = path.read_bytes()
 
-    with pytest.raises(SchemaError, match="not a graphrag embedded store.*nothing was changed"):
+    with pytest.raises(SchemaError, match=r"not a graphrag embedded store.*nothing was changed"):
         await EmbeddedGraphStore(path).ensure_schema(embedding_model="m", dim=8)
 
     assert path.read_bytes() == before  # not switched to WAL (header bytes 18-19)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+    assert _names(tmp_path) == ["other.db"]
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _wreck_first_page(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # keep the SQLite header, wreck the first page
+    path.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 async def test_damaged_store_says_damaged_and_how_to_recover(tmp_path: Path) -> None:
@@ -85,14 +97,15 @@ async def test_damaged_store_says_damaged_and_how_to_recover(tmp_path: Path) -> 
     store = EmbeddedGraphStore(path)
     await store.ensure_schema(embedding_model="m", dim=8)
     await store.close()
-    data = bytearray(path.read_bytes())
-    data[100:4096] = b"\xff" * (4096 - 100)  # keep the SQLite header, wreck the first page
-    path.write_bytes(bytes(data))
-    for suffix in ("-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _wreck_first_page(path)
 
-    with pytest.raises(StoreUnavailableError, match="damaged.*restore it from a backup"):
+    with pytest.raises(StoreUnavailableError, match=r"damaged.*restore it from a backup"):
         await EmbeddedGraphStore(path).ensure_schema(embedding_model="m", dim=8)
+
+
+def _empty(folder: Path) -> None:
+    for leftover in folder.iterdir():
+        leftover.unlink()
 
 
 async def test_two_processes_create_one_new_store_at_once(tmp_path: Path) -> None:
@@ -110,16 +123,19 @@ async def test_two_processes_create_one_new_store_at_once(tmp_path: Path) -> Non
     for _ in range(3):
         procs = [
             await asyncio.create_subprocess_exec(
-                sys.executable, "-c", script, str(path),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
+                sys.executable,
+                "-c",
+                script,
+                str(path),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             for _ in range(4)
         ]
         results = [await p.communicate() for p in procs]
         assert [p.returncode for p in procs] == [0] * 4, results
         assert {out.strip() for out, _ in results} == {str(SCHEMA_VERSION).encode()}
-        for leftover in path.parent.iterdir():
-            leftover.unlink()
+        _empty(path.parent)
 
 
 async def test_newer_schema_version_is_refused(store: Any) -> None:

@@ -24,6 +24,9 @@ from graphrag.models import (
     RelationKind,
 )
 from graphrag.resolution.reconcile import Reconciler
+from graphrag.testing.snapshot import snapshot
+
+__all__ = ["Spec", "ingest", "raw_graph", "snapshot"]
 
 _MARK = re.compile(r"\[([^|\]]+)\|([A-Z_]+)\]")
 _VERB = re.compile(r"~([a-z ]+)~")
@@ -99,35 +102,3 @@ async def ingest(
         async with store.writer_lock():
             await store.upsert_documents(graphs, derived=False)
             await reconciler.run()
-
-
-async def snapshot(store: Any) -> dict[str, Any]:
-    """Everything derived in the store, in a canonical, comparable form."""
-    entities: dict[str, tuple[str, str, tuple[str, ...]]] = {}
-    mentions: set[tuple[str, str, tuple[str, ...], tuple[tuple[int, int], ...]]] = set()
-    relations: dict[str, Any] = {}
-    documents = []
-    async for graph in store.iter_document_graphs():
-        documents.append((graph.document.id, graph.document.content_hash, graph.document.status))
-        for e in graph.entities:
-            entities[e.id] = (e.name, e.type, tuple(sorted(e.aliases)))
-        for m in graph.mentions:
-            spans = tuple(sorted((int(a), int(b)) for a, b in m.spans))
-            mentions.add((m.chunk_id, m.entity_id, tuple(sorted(m.surface_forms)), spans))
-        for r in graph.relations:
-            head = relations.setdefault(r.id, [r.source_id, r.target_id, r.predicate, set()])
-            head[3].update((e.chunk_id, e.sentence, round(e.weight, 6)) for e in r.evidence)
-    merges = sorted(
-        (m.alias_id, m.canonical_id, m.method, round(m.score, 4), m.undone_at is not None)
-        for m in await store.merges()
-    )
-    stats = await store.stats()
-    return {
-        "documents": sorted(documents),
-        "entities": entities,
-        "mentions": sorted(mentions),
-        "relations": {k: (*v[:3], sorted(v[3])) for k, v in relations.items()},
-        "merges": merges,
-        "counts": (stats.entities, stats.relations, stats.mentions, stats.merges),
-        "backlog": (stats.dirty_keys, stats.pending_documents),
-    }

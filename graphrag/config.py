@@ -212,6 +212,19 @@ class RetrievalSettings(_Section):
     ppr_dense_candidates: int = Field(default=50, ge=1, description="Passages in the reset.")
 
 
+class AnswerSettings(_Section):
+    """Answers (the extractive answerer)."""
+
+    min_relevance: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="Relevance floor: below it the answer abstains with a note instead of "
+        "quoting unrelated passages (relevance = 0.75 x best question-sentence cosine + "
+        "0.25 x share of question words found; calibrated in docs/evaluation.md). 0 disables.",
+    )
+
+
 class LLMSettings(_Section):
     """An OpenAI-compatible chat model (optional)."""
 
@@ -247,6 +260,7 @@ class Settings(BaseSettings):
     resolution: ResolutionSettings = Field(default_factory=ResolutionSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     log_level: str = Field(default="INFO", description="Logging level of entry points.")
 

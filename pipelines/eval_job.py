@@ -9,6 +9,11 @@ from an earlier, larger run never leak into the rankings.
 Each question is retrieved with ``top_k=10`` (more when chunks of the same passage leave fewer
 than 10 distinct passages); chunks map to their passages, keeping each passage's best rank.
 Latency is the wall time of ``retrieve()`` after one untimed warm-up query per mode.
+
+With ``answers`` (the default) each question is also answered by the extractive answerer
+from its first context (outside the timed part), recording the answer's relevance and whether
+it abstained under ``answer.min_relevance``: every dev-set question has an answer, so a mode
+that abstains on some shows a relevance floor set too high (or a retrieval regression).
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from graphrag.answer.extractive import ExtractiveAnswerer, abstained
 from graphrag.build import IngestReport
 from graphrag.config import EmbeddedStoreSettings, Settings, StoreKind
 from graphrag.errors import EvaluationError, GraphRAGError
 from graphrag.evaluation import EvalDataset, ModeScores, dedupe_ranking, score_mode
-from graphrag.models import RetrievalMode
+from graphrag.models import RetrievalMode, RetrievedContext
 from graphrag.runtime import Components
 from pipelines.ingest_job import ProgressCallback, ingest_documents
 
@@ -42,13 +48,26 @@ _EVAL_TOKEN_BUDGET = 200_000
 
 @dataclass
 class QuestionResult:
-    """One question's ranking under one mode."""
+    """One question's ranking under one mode.
+
+    Attributes:
+        id: The question id.
+        gold: Gold passage (document) ids.
+        ranking: Retrieved passage ids, best first.
+        latency_ms: Retrieval wall time.
+        error: Why retrieval failed, if it did.
+        relevance: The extractive answer's relevance score (``None``: not answered, or no
+            usable sentence).
+        abstained: Whether the extractive answer abstained (relevance below the floor).
+    """
 
     id: str
     gold: list[str]
     ranking: list[str]
     latency_ms: float
     error: str | None = None
+    relevance: float | None = None
+    abstained: bool = False
 
 
 @dataclass
@@ -140,6 +159,7 @@ async def run_eval(
     out_dir: Path,
     modes: Sequence[RetrievalMode] = tuple(RetrievalMode),
     reuse_index: bool = True,
+    answers: bool = True,
     index_progress: ProgressCallback | None = None,
     query_progress: ProgressCallback | None = None,
 ) -> EvalRun:
@@ -152,6 +172,7 @@ async def run_eval(
         out_dir: Output folder (created).
         modes: Retrieval modes to score.
         reuse_index: Keep an existing index built from the same passages.
+        answers: Also answer every question (untimed) and count abstentions per mode.
         index_progress: Callback ``(documents done, documents total)`` while indexing.
         query_progress: Callback ``(queries done, queries total)`` over all modes.
 
@@ -173,7 +194,14 @@ async def run_eval(
             index=index,
             index_reused=reused,
         )
-        await _run_modes(components, dataset, modes, run, query_progress)
+        answerer = (
+            ExtractiveAnswerer(
+                components.embedder, min_relevance=components.settings.answer.min_relevance
+            )
+            if answers
+            else None
+        )
+        await _run_modes(components, dataset, modes, run, query_progress, answerer)
         return run
     finally:
         await components.close()
@@ -185,6 +213,7 @@ async def _run_modes(
     modes: Sequence[RetrievalMode],
     run: EvalRun,
     progress: ProgressCallback | None,
+    answerer: ExtractiveAnswerer | None = None,
 ) -> None:
     total = len(modes) * len(dataset.questions)
     for position, mode in enumerate(modes):
@@ -194,9 +223,9 @@ async def _run_modes(
             if progress is not None:
                 progress(offset + done, total)
 
-        results = await _run_mode(components, dataset, mode, tick)
+        results = await _run_mode(components, dataset, mode, tick, answerer)
         run.details[mode.value] = results
-        run.scores.append(_score(mode, results))
+        run.scores.append(_score(mode, results, answered=answerer is not None))
 
 
 async def _run_mode(
@@ -204,6 +233,7 @@ async def _run_mode(
     dataset: EvalDataset,
     mode: RetrievalMode,
     progress: ProgressCallback,
+    answerer: ExtractiveAnswerer | None = None,
 ) -> list[QuestionResult]:
     if dataset.questions:  # warm-up: models, caches, first-query costs
         await _retrieve_passages(components, dataset.questions[0].question, mode)
@@ -211,33 +241,57 @@ async def _run_mode(
     for done, question in enumerate(dataset.questions, start=1):
         gold = sorted(dataset.gold_document_ids(question))
         start = time.perf_counter()
+        context: RetrievedContext | None = None
         try:
-            ranking = await _retrieve_passages(components, question.question, mode)
+            ranking, context = await _retrieve_passages(components, question.question, mode)
             error = None
         except GraphRAGError as exc:
             logger.warning("%s failed on %s: %s", mode.value, question.id, exc)
             ranking, error = [], str(exc)
         elapsed = (time.perf_counter() - start) * 1000.0
-        results.append(QuestionResult(question.id, gold, ranking, round(elapsed, 3), error))
+        result = QuestionResult(question.id, gold, ranking, round(elapsed, 3), error)
+        if answerer is not None and context is not None:
+            await _answer(answerer, question.question, context, result)
+        results.append(result)
         progress(done, len(dataset.questions))
     return results
 
 
+async def _answer(
+    answerer: ExtractiveAnswerer, question: str, context: RetrievedContext, result: QuestionResult
+) -> None:
+    """Answer from the question's context; record the relevance and whether it abstained."""
+    try:
+        answer, relevance = await answerer.answer_with_relevance(question, context)
+    except GraphRAGError as exc:
+        logger.warning("answering %s failed: %s", result.id, exc)
+        return
+    result.relevance = None if relevance is None else round(relevance.score, 4)
+    result.abstained = abstained(answer)
+
+
 async def _retrieve_passages(
     components: Components, question: str, mode: RetrievalMode
-) -> list[str]:
-    """Return up to :data:`PASSAGES` distinct document ids, best first."""
+) -> tuple[list[str], RetrievedContext]:
+    """Return up to :data:`PASSAGES` distinct document ids, best first, and the first context.
+
+    The first context (``top_k`` = :data:`PASSAGES`) is the one a query would answer from.
+    """
     top_k = PASSAGES
+    first: RetrievedContext | None = None
     while True:
         context = await components.retrieval.retrieve(question, mode=mode, top_k=top_k)
+        first = first or context
         ranking = dedupe_ranking(chunk.document_id for chunk in context.chunks)
         exhausted = len(context.chunks) < top_k
         if len(ranking) >= PASSAGES or exhausted or top_k >= _MAX_TOP_K:
-            return ranking[:PASSAGES]
+            return ranking[:PASSAGES], first
         top_k = min(top_k * 2, _MAX_TOP_K)
 
 
-def _score(mode: RetrievalMode, results: list[QuestionResult]) -> ModeScores:
+def _score(
+    mode: RetrievalMode, results: list[QuestionResult], *, answered: bool = False
+) -> ModeScores:
     scored = [r for r in results if r.error is None]
     scores = score_mode(
         mode.value,
@@ -246,6 +300,15 @@ def _score(mode: RetrievalMode, results: list[QuestionResult]) -> ModeScores:
         latency_ms=[r.latency_ms for r in scored],
     )
     scores.errors = [(r.id, r.error) for r in results if r.error is not None]
+    if answered:
+        scores.abstained = sum(r.abstained for r in scored)
+        if scores.abstained:
+            logger.warning(
+                "%s: %d of %d answers abstained (answer.min_relevance)",
+                mode.value,
+                scores.abstained,
+                len(scored),
+            )
     return scores
 
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from graphrag.answer.extractive import ExtractiveAnswerer
+from graphrag.answer.extractive import NO_PASSAGES_TEXT, ExtractiveAnswerer, abstained
+from graphrag.answer.relevance import DEFAULT_MIN_RELEVANCE, Relevance
 
-__all__ = ["ExtractiveAnswerer"]
+__all__ = [
+    "DEFAULT_MIN_RELEVANCE",
+    "NO_PASSAGES_TEXT",
+    "ExtractiveAnswerer",
+    "Relevance",
+    "abstained",
+]

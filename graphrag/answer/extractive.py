@@ -8,14 +8,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphrag.answer.relevance import (
+    DEFAULT_MIN_RELEVANCE,
+    Relevance,
+    best_similarity,
+    word_overlap,
+)
 from graphrag.models import Answer, AnswerKind, Citation, RetrievedContext, ScoredChunk
 from graphrag.ports import Embedder
 
 __all__ = [
+    "ABSTAIN_PREFIX",
     "EXTRACTIVE_NOTE",
+    "NO_PASSAGES_NOTE",
     "NO_PASSAGES_TEXT",
     "ExtractiveAnswerer",
     "Sentence",
+    "abstained",
+    "abstention_note",
     "split_sentences",
 ]
 
@@ -25,6 +35,9 @@ EXTRACTIVE_NOTE = (
     "No LLM is configured: this answer quotes the best supporting sentences verbatim (extractive)."
 )
 NO_PASSAGES_TEXT = "No supporting passages were found for this question."
+ABSTAIN_PREFIX = "Abstained:"
+"""Every note of an answer that abstains starts with this (see :func:`abstained`)."""
+NO_PASSAGES_NOTE = f"{ABSTAIN_PREFIX} retrieval returned no passage with a sentence to quote."
 
 _CHUNKS_READ = 5
 _RANK_BONUS = 0.05
@@ -100,6 +113,21 @@ def _append(out: list[Sentence], text: str, start: int, end: int) -> None:
         out.append(Sentence(stripped, lead, lead + len(stripped)))
 
 
+def abstention_note(relevance: Relevance, floor: float) -> str:
+    """Return the note of an answer below the relevance floor: the numbers and what to do."""
+    return (
+        f"{ABSTAIN_PREFIX} the retrieved passages do not match the question: "
+        f"{relevance.describe()} is below answer.min_relevance {floor:.2f}. Rephrase the "
+        "question with the names and terms your documents use, or lower "
+        "GRAPHRAG_ANSWER__MIN_RELEVANCE (0 disables the floor)."
+    )
+
+
+def abstained(answer: Answer) -> bool:
+    """Whether an answer abstained (nothing retrieved, or nothing relevant enough)."""
+    return any(note.startswith(ABSTAIN_PREFIX) for note in answer.notes)
+
+
 @dataclass(frozen=True)
 class _Candidate:
     rank: int
@@ -114,9 +142,17 @@ class ExtractiveAnswerer:
     small bonus for the chunk's rank; the best ``max_sentences`` are quoted verbatim (one per
     chunk first, then the next best), each followed by a citation marker ``[n]``.
 
+    When those chunks do not match the question (see :mod:`graphrag.answer.relevance`: the
+    best sentence cosine and the share of question words found, below ``min_relevance``), the
+    answer abstains as it does when nothing was retrieved: the text is
+    :data:`NO_PASSAGES_TEXT`, there is no citation, and a note (starting with
+    :data:`ABSTAIN_PREFIX`) gives the relevance figures. The kind stays extractive and the
+    context is kept, so the caller still sees what was retrieved.
+
     Args:
         embedder: Embeds the question and the candidate sentences.
         max_sentences: Sentences quoted.
+        min_relevance: The relevance floor (``answer.min_relevance``); 0 never abstains.
 
     Example:
         >>> answerer = ExtractiveAnswerer(embedder)
@@ -125,12 +161,27 @@ class ExtractiveAnswerer:
         True
     """
 
-    def __init__(self, embedder: Embedder, max_sentences: int = 3) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        max_sentences: int = 3,
+        *,
+        min_relevance: float = DEFAULT_MIN_RELEVANCE,
+    ) -> None:
         if max_sentences < 1:
             msg = f"max_sentences must be at least 1, got {max_sentences}"
             raise ValueError(msg)
+        if not 0.0 <= min_relevance <= 1.0:
+            msg = f"min_relevance must be between 0 and 1, got {min_relevance}"
+            raise ValueError(msg)
         self._embedder = embedder
         self._max_sentences = max_sentences
+        self._min_relevance = min_relevance
+
+    @property
+    def min_relevance(self) -> float:
+        """The relevance floor below which answers abstain (0: never)."""
+        return self._min_relevance
 
     async def answer(self, question: str, context: RetrievedContext) -> Answer:
         """Answer from the context by quoting its best sentences.
@@ -140,26 +191,44 @@ class ExtractiveAnswerer:
             context: The retrieved context (its chunks are quoted, best first).
 
         Returns:
-            An extractive answer whose citations point at the quoted chunks; a "no supporting
-            passages" answer without citations when the context has no usable sentence.
+            An extractive answer whose citations point at the quoted chunks, or an abstaining
+            "no supporting passages" answer without citations, with a note saying why, when
+            the context has no usable sentence or is not relevant enough.
 
         Raises:
             EmbeddingError: If the embedder fails.
         """
-        candidates = self._candidates(context.chunks[:_CHUNKS_READ])
+        answer, _ = await self.answer_with_relevance(question, context)
+        return answer
+
+    async def answer_with_relevance(
+        self, question: str, context: RetrievedContext
+    ) -> tuple[Answer, Relevance | None]:
+        """Like :meth:`answer`, also returning the relevance it measured.
+
+        Returns:
+            ``(answer, relevance)``; the relevance is ``None`` when the context has no
+            usable sentence (nothing was measured).
+
+        Raises:
+            EmbeddingError: If the embedder fails.
+        """
+        read = context.chunks[:_CHUNKS_READ]
+        candidates = self._candidates(read)
         if not candidates:
-            return self._answer(question, context, NO_PASSAGES_TEXT, [])
-        question_vec = await self._embedder.embed([question], kind="query")
-        sentence_vecs = await self._embedder.embed(
-            [c.sentence.text for c in candidates], kind="passage"
+            answer = self._answer(question, context, NO_PASSAGES_TEXT, [], note=NO_PASSAGES_NOTE)
+            return answer, None
+        sims = await self._similarities(question, candidates)
+        relevance = Relevance(
+            similarity=best_similarity(sims, [len(c.sentence.text.split()) for c in candidates]),
+            overlap=word_overlap(question, (c.text for c in read)),
         )
-        sims = np.asarray(sentence_vecs, dtype=np.float64) @ np.asarray(
-            question_vec[0], dtype=np.float64
-        )
-        n = max(len(context.chunks[:_CHUNKS_READ]), 1)
-        scores = [
-            float(s) + _RANK_BONUS * (n - c.rank) / n for s, c in zip(sims, candidates, strict=True)
-        ]
+        if self._min_relevance > 0 and relevance.score < self._min_relevance:
+            logger.debug("abstaining on %r: %s", question, relevance.describe())
+            note = abstention_note(relevance, self._min_relevance)
+            return self._answer(question, context, NO_PASSAGES_TEXT, [], note=note), relevance
+        n = max(len(read), 1)
+        scores = [s + _RANK_BONUS * (n - c.rank) / n for s, c in zip(sims, candidates, strict=True)]
         chosen = self._select(candidates, scores)
         citations = [
             Citation(
@@ -173,10 +242,27 @@ class ExtractiveAnswerer:
             for i, c in enumerate(chosen, start=1)
         ]
         text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
-        return self._answer(question, context, text, citations)
+        return self._answer(question, context, text, citations), relevance
+
+    async def _similarities(self, question: str, candidates: list[_Candidate]) -> list[float]:
+        """Cosine of each candidate sentence to the question (unit vectors: a dot product)."""
+        question_vec = await self._embedder.embed([question], kind="query")
+        sentence_vecs = await self._embedder.embed(
+            [c.sentence.text for c in candidates], kind="passage"
+        )
+        sims = np.asarray(sentence_vecs, dtype=np.float64) @ np.asarray(
+            question_vec[0], dtype=np.float64
+        )
+        return [float(s) for s in sims]
 
     def _answer(
-        self, question: str, context: RetrievedContext, text: str, citations: list[Citation]
+        self,
+        question: str,
+        context: RetrievedContext,
+        text: str,
+        citations: list[Citation],
+        *,
+        note: str | None = None,
     ) -> Answer:
         return Answer(
             question=question,
@@ -184,7 +270,7 @@ class ExtractiveAnswerer:
             kind=AnswerKind.EXTRACTIVE,
             mode=context.mode,
             citations=citations,
-            notes=[EXTRACTIVE_NOTE],
+            notes=[EXTRACTIVE_NOTE] if note is None else [EXTRACTIVE_NOTE, note],
             context=context,
         )
 

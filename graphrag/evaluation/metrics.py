@@ -96,6 +96,8 @@ class ModeScores:
         all_gold: Share of questions with all gold in the top k, for :data:`ALL_GOLD_KS`.
         latency_ms: Per-question retrieval wall times in milliseconds.
         errors: Questions whose retrieval failed, as ``(question id, reason)``.
+        abstained: Questions whose extractive answer abstained (relevance below
+            ``answer.min_relevance``); ``None`` when the questions were not answered.
     """
 
     mode: str
@@ -104,6 +106,7 @@ class ModeScores:
     all_gold: dict[int, float]
     latency_ms: list[float] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    abstained: int | None = None
 
     @property
     def p50_ms(self) -> float:
@@ -130,6 +133,7 @@ class ModeScores:
                 else None,
             },
             "errors": [{"question": q, "reason": r} for q, r in self.errors],
+            "abstained": self.abstained,
         }
 
 

@@ -112,7 +112,7 @@ async def open_components(
     )
     analyzer = analyzer or QuestionAnalyzer(settings.extraction)
     retrieval = RetrievalService(store, embedder, settings.retrieval, analyzer)
-    answerer = ExtractiveAnswerer(embedder)
+    answerer = ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
     return Components(
         settings=settings,
         store=store,

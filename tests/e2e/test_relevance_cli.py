@@ -53,11 +53,6 @@ def test_query_json_keeps_the_note_and_the_context(runner: CliRunner, db: Path) 
     assert answer["context"]["chunks"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graphrag/runtime.py builds ExtractiveAnswerer(embedder) without "
-    "min_relevance=settings.answer.min_relevance; the CLI uses the default floor until it does",
-)
 def test_the_floor_setting_reaches_the_cli(
     runner: CliRunner, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -74,6 +74,12 @@ class ArangoSettings(_Section):
         description="Seconds a writer waits for the writer lease another process holds.",
     )
     n_probe: int = Field(default=16, ge=1, description="IVF cells searched per vector query.")
+    approximate_name_links: bool = Field(
+        default=False,
+        description="Find similar entity names through the vector index (faster on very "
+        "large stores, but a near duplicate may be missed, so resolution can depend on when "
+        "the index was trained); default: exact scans.",
+    )
     n_lists: int | None = Field(
         default=None, ge=1, description="IVF centroids (default: about 4*sqrt(N), at most N)."
     )

@@ -156,7 +156,10 @@ def _invocations(q: Queries, db: Any) -> None:
     q.mark_documents_pending(db, ["d_1"])
     q.search_keys(db, [vec], 5, 0.95, None)
     q.search_keys(db, [vec], 5, 0.95, 16)
-    q.acquire_writer_lock(db, "me", 0, 60000)
+    q.acquire_writer_lock(db, "me", 60000)
+    q.fence_writer_lock(db, "me", 60000)
+    q.list_document_chunks(db, ["d_1"])
+    q.list_existing_documents(db, ["d_1"])
     q.release_writer_lock(db, "me")
 
 

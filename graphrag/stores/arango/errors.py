@@ -31,6 +31,7 @@ ERR_VECTOR_INDEX_NOT_READY = 1555
 ERR_GRAPH_NOT_FOUND = 1924
 ERR_GRAPH_DUPLICATE = 1925
 ERR_CONFLICT = 1200
+ERR_UNIQUE_CONSTRAINT = 1210
 
 SCHEMA_HINT = "run `graphrag schema --store arango` as an admin"
 START_HINT = "start it with `docker compose up -d arangodb` or fix GRAPHRAG_ARANGO__URL"

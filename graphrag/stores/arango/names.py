@@ -67,8 +67,10 @@ WRITE_COLLECTIONS: Final = (
     PART_OF,
     MEMBER_OF,
     *RESOLUTION_COLLECTIONS,
+    LOCKS,
 )
-"""Collections a document write, delete or resolution transaction locks for writing."""
+"""Collections a document write, delete or resolution transaction locks for writing (``locks``:
+the lease holder's transactions extend the lease, see ``fence_writer_lock.aql``)."""
 
 CHUNKS_VIEW: Final = "chunks_view"
 CHUNKS_TEXT_INDEX: Final = "inv_chunks_text"

@@ -127,7 +127,15 @@ class Queries:
 
     def mark_documents_derived(self, db: Database, keys: Sequence[str]) -> None:
         """The documents' mentions and relations are current again."""
-        self.rows(db, "mark_documents_derived", {"keys": list(keys)})
+        self.one(db, "mark_documents_derived", {"keys": list(keys)})
+
+    def list_document_chunks(self, db: Database, keys: Sequence[str]) -> list[list[str]]:
+        """``[document key, chunk key]`` of the documents' chunks (one row)."""
+        return list(self.one(db, "list_document_chunks", {"keys": list(keys)}) or [])
+
+    def list_existing_documents(self, db: Database, keys: Sequence[str]) -> list[str]:
+        """The stored documents among ``keys`` (one row)."""
+        return list(self.one(db, "list_existing_documents", {"keys": list(keys)}) or [])
 
     def upsert_relations(self, db: Database, items: Sequence[Doc]) -> Doc:
         """Insert or merge relations; returns ``{written, inserted}`` counts."""
@@ -316,32 +324,33 @@ class Queries:
         return [str(d) for d in self.rows(db, "list_pending_documents", {"limit": limit})]
 
     def set_key_entities(self, db: Database, assignments: Sequence[Doc]) -> None:
-        """Record ``{key, entity_id}`` assignments."""
-        self.rows(db, "set_key_entities", {"assignments": list(assignments)})
+        """Record ``{key, entity_id}`` assignments (one row)."""
+        self.one(db, "set_key_entities", {"assignments": list(assignments)})
 
     def remove_keys(self, db: Database, keys: Sequence[str]) -> None:
         """Drop keys and their links."""
         self.rows(db, "remove_keys", {"keys": list(keys)})
 
     def list_active_merges(self, db: Database, aliases: Sequence[str]) -> list[str]:
-        """Keys of the active merge records of the aliases."""
-        return [str(k) for k in self.rows(db, "list_active_merges", {"aliases": list(aliases)})]
+        """Keys of the active merge records of the aliases (one row)."""
+        found = self.one(db, "list_active_merges", {"aliases": list(aliases)}) or []
+        return [str(k) for k in found]
 
     def remove_merges(self, db: Database, keys: Sequence[str]) -> None:
-        """Remove merge records by key."""
-        self.rows(db, "remove_merges", {"keys": list(keys)})
+        """Remove merge records by key (one row)."""
+        self.one(db, "remove_merges", {"keys": list(keys)})
 
     def upsert_merges(self, db: Database, merges: Sequence[Doc]) -> None:
-        """Insert merge records or update active ones."""
-        self.rows(db, "upsert_merges", {"merges": list(merges)})
+        """Insert merge records or update active ones (one row)."""
+        self.one(db, "upsert_merges", {"merges": list(merges)})
 
     def refresh_entities(self, db: Database, items: Sequence[Doc]) -> None:
-        """Set entities to their derived view (``{key, patch}`` items)."""
-        self.rows(db, "refresh_entities", {"entities": list(items)})
+        """Set entities to their derived view (``{key, patch}`` items; one row)."""
+        self.one(db, "refresh_entities", {"entities": list(items)})
 
     def mark_documents_pending(self, db: Database, keys: Sequence[str]) -> None:
-        """Documents to derive again."""
-        self.rows(db, "mark_documents_pending", {"keys": list(keys)})
+        """Documents to derive again (one row)."""
+        self.one(db, "mark_documents_pending", {"keys": list(keys)})
 
     def search_keys(
         self, db: Database, queries: list[list[float]], k: int, threshold: float,
@@ -353,12 +362,14 @@ class Queries:
             return self.rows(db, "search_keys_exact_many", binds)
         return self.rows(db, "search_keys_vector_many", {**binds, "nprobe": nprobe})
 
-    def acquire_writer_lock(self, db: Database, owner: str, now_ms: int, ttl_ms: int) -> Doc:
-        """Take or renew the writer lease; ``{owner, expires}`` after the attempt."""
-        found: Doc = self.one(
-            db, "acquire_writer_lock", {"owner": owner, "now": now_ms, "ttl": ttl_ms}
-        )
+    def acquire_writer_lock(self, db: Database, owner: str, ttl_ms: int) -> Doc:
+        """Take or renew the writer lease (server clock); ``{owner}`` after the attempt."""
+        found: Doc = self.one(db, "acquire_writer_lock", {"owner": owner, "ttl": ttl_ms})
         return found
+
+    def fence_writer_lock(self, db: Database, owner: str, ttl_ms: int) -> int:
+        """Extend the lease inside a write transaction; 0 when it is not held any more."""
+        return int(self.one(db, "fence_writer_lock", {"owner": owner, "ttl": ttl_ms}) or 0)
 
     def release_writer_lock(self, db: Database, owner: str) -> None:
         """Give the writer lease back (if held by ``owner``)."""

@@ -1,10 +1,12 @@
 """The ArangoDB store's :class:`~graphrag.ports.ResolutionStore` methods.
 
 The resolution state lives in plain collections (see :mod:`.names`). Writers are serialised
-by a lease in ``locks/writer``: taken with ``acquire_writer_lock.aql`` (two writers racing
-for a free lease collide on its key, the loser retries), renewed every third of its time
-to live while held, released at the end; a crashed holder's lease expires after
-:data:`LEASE_SECONDS`.
+by a lease in ``locks/writer``, timed by the server's clock: taken with
+``acquire_writer_lock.aql`` when free (two writers racing for it collide; the loser gets a
+conflict and retries), extended by every write transaction of the holder
+(``fence_writer_lock.aql``, which also makes the transaction fail if the lease was lost) and
+by a renewal every third of its time to live between transactions, and released at the end;
+a crashed holder's lease expires after :data:`LEASE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -13,26 +15,31 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from arango.database import StandardDatabase, TransactionDatabase
+from arango.exceptions import AQLQueryExecuteError
 
 from graphrag.config import ArangoSettings
-from graphrag.errors import StoreQueryError, StoreUnavailableError
+from graphrag.errors import StoreError, StoreQueryError, StoreUnavailableError
 from graphrag.models import DocumentGraph, Hit, Vector, WriteReport
 from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
 from graphrag.stores.arango import mapping as m
 from graphrag.stores.arango.batch import plan_batch
 from graphrag.stores.arango.connection import ArangoConnection
+from graphrag.stores.arango.errors import ERR_CONFLICT, ERR_UNIQUE_CONSTRAINT, server_error_code
 from graphrag.stores.arango.queries import Queries
 from graphrag.stores.arango.search import VectorSearch
-from graphrag.stores.arango.writes import in_transaction, write_plan
+from graphrag.stores.arango.writes import Fence, in_transaction, write_one
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LEASE_SECONDS = 60.0
 POLL_SECONDS = 0.5
@@ -57,44 +64,83 @@ class ArangoResolution:
 
     # ------------------------------------------------------------------ writer lease
 
+    def _init_lease(self) -> None:
+        self._lease: str | None = None
+        self._lease_lost = False
+        self._lease_mutex = threading.Lock()
+
+    def _fence(self) -> Fence | None:
+        """The lease check a write transaction of the holder runs first (``None``: no lease)."""
+        owner = self._lease
+        if owner is None:
+            return None
+        ttl = int(LEASE_SECONDS * 1000)
+
+        def fence(txn: TransactionDatabase) -> None:
+            if not self._queries.fence_writer_lock(txn, owner, ttl):
+                self._lease_lost = True
+                msg = (
+                    "the writer lease of this process expired and another writer took the "
+                    "ArangoDB store (was the process paused?); nothing of this write was "
+                    "committed: run the command again"
+                )
+                raise StoreUnavailableError(msg)
+
+        return fence
+
     @asynccontextmanager
     async def writer_lock(self) -> AsyncIterator[None]:
         """Hold the writer lease for the block (waits up to ``settings.writer_timeout``).
 
+        Every write transaction of the block first proves the lease is still held (and
+        extends it), so a writer that lost it commits nothing; a background task renews it
+        between transactions.
+
         Raises:
-            StoreUnavailableError: If another writer holds it past the timeout.
+            StoreUnavailableError: If another writer holds it past the timeout, or the lease
+                was lost during the block.
         """
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         await self._acquire(owner)
+        self._lease, self._lease_lost = owner, False
         renew = asyncio.create_task(self._renew(owner))
         try:
             yield
         finally:
             renew.cancel()
-            with suppress(asyncio.CancelledError):
-                await renew
-            await self._conn.run(
-                "releasing the writer lease",
-                lambda db: self._queries.release_writer_lock(db, owner),
+            await asyncio.gather(renew, return_exceptions=True)
+            self._lease = None
+            try:
+                await self._conn.run(
+                    "releasing the writer lease",
+                    lambda db: self._queries.release_writer_lock(db, owner),
+                )
+            except StoreError as exc:  # the lease expires on its own
+                logger.warning("could not release the writer lease %s: %s", owner, exc)
+        if self._lease_lost:
+            msg = (
+                "the writer lease of this process was lost while writing (another writer "
+                "took the ArangoDB store); run the command again to finish"
             )
+            raise StoreUnavailableError(msg)
 
-    async def _try(self, owner: str) -> str | None:
-        ttl = int(LEASE_SECONDS * 1000)
+    def _attempt(self, db: StandardDatabase, owner: str) -> str | None:
+        """One try at the lease; ``None`` when a racer got it first (conflict 1200/1210)."""
         try:
-            row = await self._conn.run(
-                "taking the writer lease",
-                lambda db: self._queries.acquire_writer_lock(db, owner, _now_ms(), ttl),
-            )
-        except StoreQueryError as exc:  # lost a race for a free lease (1200/1210)
-            logger.debug("writer lease race: %s", exc)
-            return None
+            row = self._queries.acquire_writer_lock(db, owner, int(LEASE_SECONDS * 1000))
+        except AQLQueryExecuteError as exc:
+            if server_error_code(exc) in (ERR_CONFLICT, ERR_UNIQUE_CONSTRAINT):
+                return None
+            raise
         return str((row or {}).get("owner") or "")
 
     async def _acquire(self, owner: str) -> None:
         deadline = time.monotonic() + self._settings.writer_timeout
         announced = False
         while True:
-            holder = await self._try(owner)
+            holder = await self._conn.run(
+                "taking the writer lease", lambda db: self._attempt(db, owner)
+            )
             if holder == owner:
                 return
             if not announced:
@@ -113,11 +159,34 @@ class ArangoResolution:
                 raise StoreUnavailableError(msg)
             await asyncio.sleep(POLL_SECONDS)
 
+    def _renew_once(self, db: StandardDatabase, owner: str) -> None:
+        # a running transaction of this process fences (and extends) the lease itself;
+        # renewing meanwhile would conflict with it, so skip this round
+        if not self._lease_mutex.acquire(blocking=False):
+            return
+        try:
+            if self._attempt(db, owner) not in (owner, None):
+                self._lease_lost = True
+        finally:
+            self._lease_mutex.release()
+
     async def _renew(self, owner: str) -> None:
         while True:
             await asyncio.sleep(LEASE_SECONDS / 3)
-            if await self._try(owner) != owner:
-                logger.error("the writer lease of %s was lost; another writer may start", owner)
+            try:
+                await self._conn.run(
+                    "renewing the writer lease", lambda db: self._renew_once(db, owner)
+                )
+            except StoreError as exc:  # a blip: the next round or a transaction renews it
+                logger.warning("renewing the writer lease failed (%s); retrying", exc)
+            if self._lease_lost:
+                logger.error("the writer lease of %s was taken by another writer", owner)
+                return
+
+    def _in_lease(self, db: StandardDatabase, write: Callable[[StandardDatabase], T]) -> T:
+        """Run a write transaction while no lease renewal runs (see :meth:`_renew_once`)."""
+        with self._lease_mutex:
+            return write(db)
 
     # ------------------------------------------------------------------ keys
 
@@ -194,7 +263,8 @@ class ArangoResolution:
     async def similar_keys(self, vectors: Vector, threshold: float, k: int) -> list[list[Hit]]:
         """Up to ``k`` keys per row with a cosine of at least ``threshold``.
 
-        Through the keys' vector index when it is trained (approximate), else an exact scan.
+        An exact scan (as the embedded store), unless ``approximate_name_links`` is set and
+        the keys' vector index is trained.
         """
         dim = await self._require_dim()
         queries = [m.query_vector(v, dim) for v in vectors]
@@ -202,7 +272,10 @@ class ArangoResolution:
         for part in _parts(queries, self._settings.batch_size):
 
             def run(db: StandardDatabase, part: Sequence[list[float]] = part) -> Any:
-                return self._vectors.similar_keys(db, list(part), k, threshold)
+                return self._vectors.similar_keys(
+                    db, list(part), k, threshold,
+                    approximate=self._settings.approximate_name_links,
+                )  # fmt: skip
 
             out.extend(m.hits(r) for r in await self._read("searching similar names", run))
         return out
@@ -284,32 +357,51 @@ class ArangoResolution:
                 q.mark_documents_pending(txn, part)
             return len(keep - active)
 
+        fence = self._fence()
         return await self._conn.run(
-            "applying entity resolution", lambda db: in_transaction(db, work)
+            "applying entity resolution",
+            lambda db: self._in_lease(db, lambda d: in_transaction(d, work, fence)),
         )
 
     async def rederive_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
         """Replace the mentions and relations of stored documents, in one transaction.
 
-        Documents that no longer exist are skipped.
+        Documents are handled one after the other (as the embedded store does); one that no
+        longer exists is skipped; one whose chunks differ from the stored ones is refused.
         """
         if not graphs:
             return WriteReport()
         dim = await self._require_dim()
-        ids = [g.document.id for g in graphs]
-        rows = await self._read(
-            "reading documents", lambda db: self._queries.get_documents(db, m.valid_keys(ids))
-        )
-        present = {r["_key"] for r in rows}
-        plan = plan_batch([g for g in graphs if g.document.id in present], dim, rederive=True)
-        if not plan.doc_keys:
-            return WriteReport()
-        size = self._settings.batch_size
+        plans = [plan_batch([g], dim, rederive=True) for g in graphs]
+        chunks = {g.document.id: {c.id for c in g.chunks} for g in graphs}
+        size, fence = self._settings.batch_size, self._fence()
+
+        def work(txn: TransactionDatabase) -> WriteReport:
+            if fence is not None:
+                fence(txn)
+            keys = list(chunks)
+            present = set(self._queries.list_existing_documents(txn, keys))
+            stored: dict[str, set[str]] = {}
+            for doc, chunk in self._queries.list_document_chunks(txn, keys):
+                stored.setdefault(doc, set()).add(chunk)
+            total = WriteReport()
+            for plan, graph in zip(plans, graphs, strict=True):
+                doc_id = graph.document.id
+                if doc_id not in present:
+                    continue
+                if stored.get(doc_id, set()) != chunks[doc_id]:
+                    msg = (
+                        f"document {graph.document.source!r} was not derived again: its "
+                        "chunks differ from the stored ones; write the document again"
+                    )
+                    raise StoreQueryError(msg)
+                for name, value in write_one(txn, self._queries, plan, size):
+                    setattr(total, name, getattr(total, name) + value)
+            return total
+
+        def write(db: StandardDatabase) -> WriteReport:
+            return in_transaction(db, work)
+
         return await self._conn.run(
-            f"deriving {len(plan.doc_keys)} documents again",
-            lambda db: write_plan(db, self._queries, plan, size),
+            f"deriving {len(plans)} documents again", lambda db: self._in_lease(db, write)
         )
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -462,7 +462,7 @@ def build_vector_indexes(
     dim: int,
     min_documents: int = DEFAULT_MIN_VECTOR_DOCUMENTS,
 ) -> Doc:
-    """Drop and recreate the vector indexes of chunks, entities and communities.
+    """Drop and recreate the vector indexes of chunks, entities, communities and keys.
 
     Args:
         db: The store's database, opened with the admin credentials.

@@ -109,10 +109,20 @@ class VectorSearch:
         return self._queries.search_exact_many(db, target, queries, k)
 
     def similar_keys(
-        self, db: Database, queries: list[list[float]], k: int, threshold: float
+        self,
+        db: Database,
+        queries: list[list[float]],
+        k: int,
+        threshold: float,
+        *,
+        approximate: bool = False,
     ) -> list[list[Doc]]:
-        """Per query vector, up to ``k`` keys with a cosine of at least ``threshold``."""
-        if self.modes(db).get(KEYS):
+        """Per query vector, up to ``k`` keys with a cosine of at least ``threshold``.
+
+        Exact scans unless ``approximate`` (and the keys' index is usable): entity
+        resolution must find every near duplicate to stay independent of ingestion order.
+        """
+        if approximate and self.modes(db).get(KEYS):
             try:
                 return self._queries.search_keys(db, queries, k, threshold, self._n_probe)
             except AQLQueryExecuteError as exc:

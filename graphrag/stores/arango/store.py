@@ -87,6 +87,7 @@ class ArangoGraphStore(ArangoResolution):
         self._schema_version = 0
         self._vectors = VectorSearch(self._queries, settings.n_probe, self.location)
         self._last_write = -math.inf
+        self._init_lease()
 
     @classmethod
     def from_settings(cls, settings: ArangoSettings) -> ArangoGraphStore:
@@ -173,7 +174,7 @@ class ArangoGraphStore(ArangoResolution):
     async def build_vector_indexes(
         self, *, min_documents: int = schema.DEFAULT_MIN_VECTOR_DOCUMENTS
     ) -> dict[str, Any]:
-        """Drop and recreate the vector indexes of chunks, entities and communities.
+        """Drop and recreate the vector indexes of chunks, entities, communities and keys.
 
         Run after large loads (IVF centroids are trained on the data present). Collections
         with fewer than ``min_documents`` embeddings, or a server without
@@ -229,11 +230,15 @@ class ArangoGraphStore(ArangoResolution):
         return [m.doc_to_document(r) for r in rows]
 
     async def _accept(
-        self, graphs: list[DocumentGraph], dim: int
+        self, graphs: list[DocumentGraph], dim: int, *, check_entities: bool = True
     ) -> tuple[list[DocumentGraph], tuple[int, StoreQueryError] | None]:
-        """Validate graphs in order; return the valid prefix and the first failure."""
+        """Validate graphs in order; return the valid prefix and the first failure.
+
+        Entities that graphs reference without listing them must be stored, unless only the
+        raw facts are written (``check_entities`` false: no mention is written).
+        """
         external, failure = validate_in_order(graphs, dim)
-        wanted = sorted(set().union(*external)) if external else []
+        wanted = sorted(set().union(*external)) if external and check_entities else []
         missing: list[str] = []
         if wanted:
             missing = await self._conn.run(
@@ -263,7 +268,7 @@ class ArangoGraphStore(ArangoResolution):
         if not graphs:
             return WriteReport()
         dim = await self._require_dim()
-        accepted, failure = await self._accept(list(graphs), dim)
+        accepted, failure = await self._accept(list(graphs), dim, check_entities=derived)
         size = self._settings.batch_size
         total = WriteReport()
         for start in range(0, len(accepted), size):
@@ -271,7 +276,9 @@ class ArangoGraphStore(ArangoResolution):
             try:
                 report = await self._conn.run(
                     f"writing {len(plan.doc_keys)} documents",
-                    lambda db, p=plan: write_plan(db, self._queries, p, size),  # type: ignore[misc]
+                    lambda db, p=plan: self._in_lease(  # type: ignore[misc]
+                        db, lambda d: write_plan(d, self._queries, p, size, self._fence())
+                    ),
                 )
             finally:
                 self._last_write = time.monotonic()
@@ -297,7 +304,12 @@ class ArangoGraphStore(ArangoResolution):
         try:
             return await self._conn.run(
                 f"deleting document {document_id}",
-                lambda db: delete_document(db, self._queries, document_id, self.location),
+                lambda db: self._in_lease(
+                    db,
+                    lambda d: delete_document(
+                        d, self._queries, document_id, self.location, self._fence()
+                    ),
+                ),
             )
         finally:
             self._last_write = time.monotonic()

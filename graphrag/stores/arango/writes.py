@@ -12,7 +12,7 @@ last. Any error aborts the transaction: nothing of the batch stays.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from arango.database import StandardDatabase, TransactionDatabase
@@ -38,13 +38,22 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def in_transaction(db: StandardDatabase, work: Callable[[TransactionDatabase], T]) -> T:
+Fence = Callable[[TransactionDatabase], None]
+"""Run first in a transaction of the writer-lease holder: raises if the lease was lost."""
+
+
+def in_transaction(
+    db: StandardDatabase, work: Callable[[TransactionDatabase], T], fence: Fence | None = None
+) -> T:
     """Run ``work`` in a stream transaction that writes :data:`WRITE_COLLECTIONS`.
 
-    The transaction is committed if ``work`` returns and aborted if it raises.
+    The transaction is committed if ``work`` returns and aborted if it raises. ``fence``
+    runs first (the lease check of :mod:`graphrag.stores.arango.resolution`).
     """
     txn = db.begin_transaction(write=list(WRITE_COLLECTIONS))
     try:
+        if fence is not None:
+            fence(txn)
         result = work(txn)
         txn.commit_transaction()
     except BaseException:
@@ -127,56 +136,84 @@ def _write_derived(
     )
 
 
-def write_plan(
-    db: StandardDatabase, queries: Queries, plan: WritePlan, batch_size: int
+def write_one(
+    txn: TransactionDatabase, queries: Queries, plan: WritePlan, batch_size: int
 ) -> WriteReport:
-    """Write one validated batch atomically, replacing documents that exist.
+    """Write one plan inside the caller's transaction (see :func:`write_plans`)."""
+    relation_keys = [r["_key"] for r in plan.relations]
+    had = queries.count_existing(txn, plan.referenced, relation_keys)
+    queries.retract_documents(txn, plan.doc_keys)
+    removed = queries.delete_documents(txn, plan.doc_keys, keep_chunks=plan.rederive)
+    if not plan.rederive:
+        _write_raw(txn, plan, batch_size)
+    merges = _write_derived(txn, queries, plan, batch_size) if plan.derived else 0
+    if plan.rederive:
+        queries.mark_documents_derived(txn, plan.doc_keys)
+    return WriteReport(
+        documents=0 if plan.rederive else len(plan.doc_keys),
+        chunks=len(plan.chunks),
+        # "new" means absent before this write, not re-created after a retraction
+        entities_new=len(plan.referenced) - int(had.get("entities", 0)),
+        relations_new=len(relation_keys) - int(had.get("relations", 0)),
+        mentions=len(plan.mentions),
+        merges=merges,
+        replaced_documents=0 if plan.rederive else int(removed.get("replaced", 0)),
+    )
+
+
+def write_plans(
+    db: StandardDatabase,
+    queries: Queries,
+    plans: Sequence[WritePlan],
+    batch_size: int,
+    fence: Fence | None = None,
+) -> WriteReport:
+    """Write validated plans, one after the other, in one stream transaction.
 
     A plain plan replaces whole documents (raw facts, and derived rows when
     ``plan.derived``); a ``rederive`` plan keeps the chunks and replaces only the mentions,
-    entities and relations, then marks the documents derived.
+    entities and relations, then marks the documents derived (one plan per document, so an
+    entity another document of the call still mentions is never retracted meanwhile).
 
     Args:
         db: The store's database.
         queries: The AQL queries.
-        plan: The batch from :func:`~graphrag.stores.arango.batch.plan_batch`.
+        plans: Plans from :func:`~graphrag.stores.arango.batch.plan_batch`.
         batch_size: Items per bulk request.
+        fence: The writer-lease check of the holder, if any.
 
     Returns:
-        What the batch wrote.
+        What the plans wrote.
 
     Raises:
         StoreQueryError: If an entity is referenced but neither given nor stored.
     """
 
     def work(txn: TransactionDatabase) -> WriteReport:
-        relation_keys = [r["_key"] for r in plan.relations]
-        had = queries.count_existing(txn, plan.referenced, relation_keys)
-        queries.retract_documents(txn, plan.doc_keys)
-        removed = queries.delete_documents(txn, plan.doc_keys, keep_chunks=plan.rederive)
-        if not plan.rederive:
-            _write_raw(txn, plan, batch_size)
-        merges = _write_derived(txn, queries, plan, batch_size) if plan.derived else 0
-        if plan.rederive:
-            queries.mark_documents_derived(txn, plan.doc_keys)
-        return WriteReport(
-            documents=0 if plan.rederive else len(plan.doc_keys),
-            chunks=len(plan.chunks),
-            # "new" means absent before this write, not re-created after a retraction
-            entities_new=len(plan.referenced) - int(had.get("entities", 0)),
-            relations_new=len(relation_keys) - int(had.get("relations", 0)),
-            mentions=len(plan.mentions),
-            merges=merges,
-            replaced_documents=0 if plan.rederive else int(removed.get("replaced", 0)),
-        )
+        total = WriteReport()
+        for plan in plans:
+            for name, value in write_one(txn, queries, plan, batch_size):
+                setattr(total, name, getattr(total, name) + value)
+        return total
 
-    report = in_transaction(db, work)
+    report = in_transaction(db, work, fence)
     logger.debug("wrote %d documents (%d chunks)", report.documents, report.chunks)
     return report
 
 
+def write_plan(
+    db: StandardDatabase,
+    queries: Queries,
+    plan: WritePlan,
+    batch_size: int,
+    fence: Fence | None = None,
+) -> WriteReport:
+    """Write one validated batch atomically (see :func:`write_plans`)."""
+    return write_plans(db, queries, [plan], batch_size, fence)
+
+
 def delete_document(
-    db: StandardDatabase, queries: Queries, document_id: str, where: str
+    db: StandardDatabase, queries: Queries, document_id: str, where: str, fence: Fence | None = None
 ) -> DeleteReport:
     """Delete one document and exactly what only it supported, in one transaction.
 
@@ -203,4 +240,4 @@ def delete_document(
             relations_updated=int(pruned.get("relations_updated", 0)),
         )
 
-    return in_transaction(db, work)
+    return in_transaction(db, work, fence)

@@ -23,7 +23,7 @@ from graphrag.errors import GraphRAGError
 from graphrag.models import Chunk, Document, DocumentGraph, DocumentStatus, Vector
 from graphrag.ports import Chunker, Embedder, EmbedKind, Extractor, GraphStore
 from graphrag.resolution.keys import embeddable, surface_rows
-from graphrag.resolution.reconcile import Reconciler
+from graphrag.resolution.reconcile import Reconciler, ReconcileReport
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class GraphBuilder:
         self.extractor = extractor
         self.chunker = chunker
         self.settings = resolution
-        self.reconciler = Reconciler(store, self.embedder, resolution)
+        self.reconciler = Reconciler(store, self.embedder, resolution, part_chunks=chunk_batch)
 
     async def ingest(self, documents: Sequence[Document], *, force: bool = False) -> IngestReport:
         """Write the documents that are new or changed; skip unchanged ones.
@@ -161,16 +161,18 @@ class GraphBuilder:
         report = IngestReport(seen=len(documents))
         todo, replaced = await self._select(documents, force=force, report=report)
         embed_before = self.embedder.seconds
-        graphs, vectors = await self._prepare(todo, report)
+        chunked = await self._chunk(todo, report)
+        large = [d for d in todo if len(chunked.get(d.id, ())) > self.chunk_batch]
+        small = [d for d in todo if d.id in chunked and d not in large]
+        graphs, vectors = await self._prepare(small, chunked, report)
         async with self.store.writer_lock():
             written = await self._write(graphs, replaced, report)
             with _stage(report, "resolve"):
                 cache = {g.document.id: g.chunks for g in written}
                 outcome = await self.reconciler.run(vectors=vectors, chunks=cache)
-        report.entities_new += outcome.written.entities_new
-        report.relations_new += outcome.written.relations_new
-        report.mentions += outcome.written.mentions
-        report.merges += outcome.merges
+        _add_outcome(report, outcome)
+        for doc in large:
+            await self._stream(doc, chunked[doc.id], doc.id in replaced, report)
         report.model_seconds += self.embedder.seconds - embed_before
         report.seconds = time.perf_counter() - start
         return report
@@ -198,14 +200,29 @@ class GraphBuilder:
         report.unchanged += len(documents) - len(unique)
         return todo, replaced
 
-    async def _prepare(
+    async def _chunk(
         self, documents: list[Document], report: IngestReport
+    ) -> dict[str, list[Chunk]]:
+        """Chunk every document; one that chunks to nothing is recorded as failed."""
+        with _stage(report, "chunk"):
+            chunked = await asyncio.to_thread(
+                lambda: {d.id: self.chunker.chunk(d.id, d.text) for d in documents}
+            )
+        for doc in documents:
+            if not chunked[doc.id]:
+                del chunked[doc.id]
+                reason = f"{doc.source}: no text left after chunking; the document is empty"
+                await self._fail(doc, reason, report)
+        return chunked
+
+    async def _prepare(
+        self, documents: list[Document], chunked: dict[str, list[Chunk]], report: IngestReport
     ) -> tuple[list[DocumentGraph], dict[str, Vector]]:
-        """Chunk, extract and embed (no lock held); isolate documents that fail."""
+        """Extract and embed (no lock held); isolate documents that fail."""
         if not documents:
             return [], {}
         try:
-            graphs = await self._build(documents, report)
+            graphs = await self._build(documents, chunked, report)
         except GraphRAGError as exc:
             if len(documents) == 1:
                 await self._fail(documents[0], str(exc), report)
@@ -215,19 +232,18 @@ class GraphBuilder:
             )
             graphs = []
             for doc in documents:
-                graphs += (await self._prepare([doc], report))[0]
+                graphs += (await self._prepare([doc], chunked, report))[0]
         with _stage(report, "resolve"):
-            vectors = await self._key_vectors(graphs)
+            vectors = await self._key_vectors(graphs, {})
         return graphs, vectors
 
-    async def _build(self, documents: list[Document], report: IngestReport) -> list[DocumentGraph]:
-        with _stage(report, "chunk"):
-            chunks = await asyncio.to_thread(self._chunk_all, documents)
-        all_chunks = [c for doc in documents for c in chunks[doc.id]]
-        # a large document streams through the models in steps (bounded memory, progress)
+    async def _build(
+        self, documents: list[Document], chunked: dict[str, list[Chunk]], report: IngestReport
+    ) -> list[DocumentGraph]:
+        all_chunks = [c for doc in documents for c in chunked[doc.id]]
         for start in range(0, len(all_chunks), self.chunk_batch):
             await self._process(all_chunks[start : start + self.chunk_batch], report)
-        return [_raw_graph(doc, chunks[doc.id]) for doc in documents]
+        return [_raw_graph(doc, chunked[doc.id]) for doc in documents]
 
     async def _process(self, chunks: list[Chunk], report: IngestReport) -> None:
         """Extract and embed one step of chunks (in place)."""
@@ -244,37 +260,82 @@ class GraphBuilder:
         if self.on_chunks is not None:
             self.on_chunks(len(chunks))
 
-    def _chunk_all(self, documents: list[Document]) -> dict[str, list[Chunk]]:
-        out: dict[str, list[Chunk]] = {}
-        for doc in documents:
-            chunks = self.chunker.chunk(doc.id, doc.text)
-            if not chunks:
-                msg = f"{doc.source}: no text left after chunking; the document is empty"
-                raise GraphRAGError(msg)
-            out[doc.id] = chunks
-        return out
+    async def _stream(
+        self, doc: Document, chunks: list[Chunk], replaced: bool, report: IngestReport
+    ) -> None:
+        """A large document, part by part: extract, embed, write raw facts, free memory.
 
-    async def _key_vectors(self, graphs: list[DocumentGraph]) -> dict[str, Vector]:
+        Memory stays bounded by ``chunk_batch`` chunks; the document is ``processing`` in
+        the store until its last part (a crash leaves it for the next ingest to replace),
+        then resolved and derived in parts as well.
+        """
+        document = doc.model_copy(
+            update={"chunk_count": len(chunks), "status": DocumentStatus.DONE}
+        )
+        parts = [chunks[i : i + self.chunk_batch] for i in range(0, len(chunks), self.chunk_batch)]
+        norms: dict[str, Vector] = {}
+        n = 0
+        try:
+            for n, part in enumerate(parts):
+                await self._process(part, report)
+                with _stage(report, "resolve"):
+                    graph = DocumentGraph(document=document, chunks=part)
+                    await self._key_vectors([graph], norms)
+                async with self.store.writer_lock():
+                    with _stage(report, "write"):
+                        await self.store.append_chunks(
+                            document, part, first=n == 0, last=n == len(parts) - 1
+                        )
+                for chunk in part:  # written: let the part's extraction and vectors go
+                    chunk.extraction, chunk.embedding = None, None
+        except GraphRAGError as exc:
+            if n:  # parts were written: remove them, the document is not there
+                await self._remove_partial(doc)
+            await self._fail(doc, str(exc), report)
+            return
+        report.written += 1
+        report.replaced += int(replaced)
+        report.chunks += len(chunks)
+        async with self.store.writer_lock():
+            with _stage(report, "resolve"):
+                _add_outcome(report, await self.reconciler.run(vectors=norms))
+
+    async def _remove_partial(self, doc: Document) -> None:
+        from graphrag.resolution.actions import delete_documents
+
+        try:
+            await delete_documents(self.store, self.reconciler, [doc.id])
+        except GraphRAGError as exc:  # the next ingest replaces the processing document
+            logger.warning("could not remove the parts written of %s: %s", doc.source, exc)
+
+    async def _key_vectors(
+        self, graphs: list[DocumentGraph], norms: dict[str, Vector]
+    ) -> dict[str, Vector]:
         """Embed, outside the writer lock, the batch's names the store has no vector for.
 
-        One vector per normalised name (keys of one name share it, see the reconciler).
+        One vector per normalised name (keys of one name share it, see the reconciler);
+        ``norms`` holds names embedded earlier in this run and receives the new ones.
+
+        Returns:
+            ``norms``: normalised name -> vector.
         """
-        norms: dict[str, list[str]] = {}
+        wanted: set[str] = set()
         for graph in graphs:
             for chunk in graph.chunks:
                 for row in surface_rows(chunk.extraction):
                     if embeddable(row.type, embed_concepts=self.settings.embed_concepts):
-                        norms.setdefault(row.norm, []).append(row.key)
-        if not norms:
-            return {}
-        same = await self.store.keys_by_norm(list(norms))
+                        wanted.add(row.norm)
+        wanted -= norms.keys()
+        if not wanted:
+            return norms
+        same = await self.store.keys_by_norm(sorted(wanted))
         stored = [k for keys in same.values() for k in keys]
         known = {i.norm for i in await self.store.key_infos(stored) if i.embedding is not None}
-        todo = [n for n in norms if n not in known]
-        if not todo:
-            return {}
-        vectors = await self.embedder.embed(todo, kind="name")
-        return {key: vectors[i] for i, norm in enumerate(todo) for key in norms[norm]}
+        todo = sorted(wanted - known)
+        if todo:
+            vectors = await self.embedder.embed(todo, kind="name")
+            norms.update({norm: vectors[i] for i, norm in enumerate(todo)})
+        return norms
 
     async def _write(
         self, graphs: list[DocumentGraph], replaced: set[str], report: IngestReport
@@ -317,6 +378,13 @@ def _stage(report: IngestReport, name: str) -> Iterator[None]:
         report.stage_seconds[name] = report.stage_seconds.get(name, 0.0) + (
             time.perf_counter() - start
         )
+
+
+def _add_outcome(report: IngestReport, outcome: ReconcileReport) -> None:
+    report.entities_new += outcome.written.entities_new
+    report.relations_new += outcome.written.relations_new
+    report.mentions += outcome.written.mentions
+    report.merges += outcome.merges
 
 
 def _raw_graph(doc: Document, chunks: list[Chunk]) -> DocumentGraph:

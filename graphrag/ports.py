@@ -117,6 +117,19 @@ class DocumentStore(Protocol):
         """
         ...
 
+    async def append_chunks(
+        self, document: Document, chunks: Sequence[Chunk], *, first: bool, last: bool
+    ) -> WriteReport:
+        """Write a large document's raw facts in parts, one transaction per part.
+
+        The first part retracts the document's previous version and records it as
+        ``processing``; each part adds its chunks (with extractions and key counts); the last
+        records it ``done`` with ``document.chunk_count`` chunks, pending derivation. A run
+        that stops between parts leaves a ``processing`` document that the next ingest
+        replaces.
+        """
+        ...
+
     async def delete_document(self, document_id: str) -> DeleteReport:
         """Remove a document and exactly what only it supported.
 
@@ -270,11 +283,16 @@ class ResolutionStore(Protocol):
         """Return up to ``limit`` ids of documents waiting to be derived again."""
         ...
 
-    async def rederive_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+    async def rederive_documents(
+        self, graphs: Sequence[DocumentGraph], *, replace: bool = True, finish: bool = True
+    ) -> WriteReport:
         """Replace the mentions and relations of stored documents (chunks stay); each atomic.
 
         Entities are written as given (name, aliases, embedding); the documents stop being
-        pending.
+        pending. A large document is derived in parts: the first part (``replace``) removes
+        its previous mentions and relations, later ones (``replace=False``) add theirs, and
+        only the last (``finish``) marks it derived. Each graph then holds some of the
+        document's stored chunks; whole graphs must hold exactly its stored chunks.
         """
         ...
 

@@ -75,10 +75,18 @@ class Reconciler:
         settings: Threshold and switches of the resolution rules.
     """
 
-    def __init__(self, store: GraphStore, embedder: Embedder, settings: ResolutionSettings) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        embedder: Embedder,
+        settings: ResolutionSettings,
+        *,
+        part_chunks: int = 512,
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._settings = settings
+        self._part = part_chunks
 
     async def run(
         self,
@@ -89,7 +97,7 @@ class Reconciler:
         """Resolve every dirty key, then derive every pending document.
 
         Args:
-            vectors: Name embeddings already computed for some keys (by key).
+            vectors: Name embeddings already computed, by normalised name.
             chunks: Chunks (with extractions) already in memory, by document id.
 
         Returns:
@@ -159,9 +167,9 @@ class Reconciler:
         if not missing:
             return
         by_norm = await self._shared_vectors(sorted({i.norm for i in missing}))
-        for info in sorted(missing, key=lambda i: i.key):  # a batch's own vector: first key's
-            if info.norm not in by_norm and info.key in vectors:
-                by_norm[info.norm] = vectors[info.key]
+        for info in missing:
+            if info.norm not in by_norm and info.norm in vectors:
+                by_norm[info.norm] = vectors[info.norm]
         rest = sorted({i.norm for i in missing} - by_norm.keys())
         if rest:
             embedded = await self._embedder.embed(rest, kind="name")
@@ -258,11 +266,26 @@ class Reconciler:
                 raise StoreQueryError(msg)
             previous = ids
             documents = await self._store.get_documents(ids)
-            graphs = await self._graphs(documents, cache)
-            written = await self._store.rederive_documents(graphs)
-            report.documents += len(graphs)
-            for name, value in written:
-                setattr(report.written, name, getattr(report.written, name) + value)
+            small = [d for d in documents if d.chunk_count <= self._part or d.id in cache]
+            if small:
+                graphs = await self._graphs(small, cache)
+                _add(report, await self._store.rederive_documents(graphs), len(graphs))
+            done = {d.id for d in small}
+            for doc in documents:
+                if doc.id not in done:
+                    await self._derive_in_parts(doc, report)
+
+    async def _derive_in_parts(self, doc: Document, report: ReconcileReport) -> None:
+        """A large document, part by part (bounded memory); pending until its last part."""
+        ids = [chunk_id(doc.id, n) for n in range(doc.chunk_count)]
+        parts = [ids[i : i + self._part] for i in range(0, len(ids), self._part)]
+        for n, part in enumerate(parts):
+            chunks = await self._store.get_chunks(part)
+            [graph] = await self._graphs([doc], {doc.id: chunks})
+            written = await self._store.rederive_documents(
+                [graph], replace=n == 0, finish=n == len(parts) - 1
+            )
+            _add(report, written, 1 if n == len(parts) - 1 else 0)
 
     async def _graphs(
         self, documents: list[Document], cache: Mapping[str, Sequence[Chunk]]
@@ -302,3 +325,9 @@ class Reconciler:
                 continue
             views[eid] = entity_view(canonical, group or [canonical])
         return views
+
+
+def _add(report: ReconcileReport, written: WriteReport, documents: int) -> None:
+    report.documents += documents
+    for name, value in written:
+        setattr(report.written, name, getattr(report.written, name) + value)

@@ -356,7 +356,7 @@ def test_undo_whose_rebuild_fails_exits_non_zero(
     ids = re.findall(r"^(x_[0-9a-f]{32})  ", listed, re.MULTILINE)
     assert ids, listed
 
-    def refuse(*args: Any) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
         raise StoreQueryError("simulated write failure")
 
     with monkeypatch.context() as patch:

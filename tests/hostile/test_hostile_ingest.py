@@ -145,6 +145,16 @@ def test_store_integrity_after_the_hostile_run(
             "(SELECT id FROM documents)",
             "evidence relation or chunk": "SELECT count(*) FROM evidence e WHERE e.relation_id "
             "NOT IN (SELECT id FROM relations) OR e.chunk_id NOT IN (SELECT id FROM chunks)",
+            "surface chunk": "SELECT count(*) FROM surfaces s WHERE s.chunk_id NOT IN "
+            "(SELECT id FROM chunks)",
+            "key without support": "SELECT count(*) FROM keys k WHERE NOT EXISTS "
+            "(SELECT 1 FROM surfaces s WHERE s.key = k.key)",
+            "key of a missing entity": "SELECT count(*) FROM keys k WHERE k.entity_id IS NULL "
+            "OR k.entity_id NOT IN (SELECT id FROM entities)",
+            "entity without a key": "SELECT count(*) FROM entities e WHERE e.id NOT IN "
+            "(SELECT entity_id FROM keys)",
+            "resolution left undone": "SELECT (SELECT count(*) FROM dirty_keys) + "
+            "(SELECT count(*) FROM documents WHERE derived = 0)",
         }
         for what, sql in orphans.items():
             assert conn.execute(sql).fetchone() == (0,), what

@@ -160,6 +160,7 @@ def _invocations(q: Queries, db: Any) -> None:
     q.fence_writer_lock(db, "me", 60000)
     q.list_document_chunks(db, ["d_1"])
     q.list_existing_documents(db, ["d_1"])
+    q.finish_document(db, "d_1", 3, "2026-01-01T00:00:00+00:00")
     q.release_writer_lock(db, "me")
 
 

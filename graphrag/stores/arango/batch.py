@@ -63,6 +63,9 @@ class WritePlan:
             are left pending).
         rederive: The documents exist: only their derived rows are replaced and entities
             are overwritten with the given views.
+        retract: Retract the documents' previous rows first (false: a later part of a
+            document written or derived in parts).
+        finish: A ``rederive`` plan marks the documents derived (false: not the last part).
     """
 
     doc_keys: list[str] = field(default_factory=list)
@@ -80,6 +83,8 @@ class WritePlan:
     keys: list[Doc] = field(default_factory=list)
     derived: bool = True
     rederive: bool = False
+    retract: bool = True
+    finish: bool = True
 
 
 def _fail(graph: DocumentGraph, problem: str) -> StoreQueryError:

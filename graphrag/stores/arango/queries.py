@@ -133,6 +133,11 @@ class Queries:
         """``[document key, chunk key]`` of the documents' chunks (one row)."""
         return list(self.one(db, "list_document_chunks", {"keys": list(keys)}) or [])
 
+    def finish_document(self, db: Database, key: str, chunk_count: int, now: str) -> int:
+        """Record a document written in parts as done (one row: 1, or 0 if it is gone)."""
+        binds = {"key": key, "chunk_count": chunk_count, "now": now}
+        return int(self.one(db, "finish_document", binds) or 0)
+
     def list_existing_documents(self, db: Database, keys: Sequence[str]) -> list[str]:
         """The stored documents among ``keys`` (one row)."""
         return list(self.one(db, "list_existing_documents", {"keys": list(keys)}) or [])

@@ -27,7 +27,15 @@ from arango.exceptions import AQLQueryExecuteError
 
 from graphrag.config import ArangoSettings
 from graphrag.errors import StoreError, StoreQueryError, StoreUnavailableError
-from graphrag.models import DocumentGraph, Hit, Vector, WriteReport
+from graphrag.models import (
+    Chunk,
+    Document,
+    DocumentGraph,
+    DocumentStatus,
+    Hit,
+    Vector,
+    WriteReport,
+)
 from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
 from graphrag.stores.arango import mapping as m
 from graphrag.stores.arango.batch import plan_batch
@@ -363,18 +371,23 @@ class ArangoResolution:
             lambda db: self._in_lease(db, lambda d: in_transaction(d, work, fence)),
         )
 
-    async def rederive_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
+    async def rederive_documents(
+        self, graphs: Sequence[DocumentGraph], *, replace: bool = True, finish: bool = True
+    ) -> WriteReport:
         """Replace the mentions and relations of stored documents, in one transaction.
 
         Documents are handled one after the other (as the embedded store does); one that no
         longer exists is skipped; one whose chunks differ from the stored ones is refused.
+        ``replace``/``finish``: the first and last part of a document derived in parts.
         """
         if not graphs:
             return WriteReport()
         dim = await self._require_dim()
         plans = [plan_batch([g], dim, rederive=True) for g in graphs]
+        for plan in plans:
+            plan.retract, plan.finish = replace, finish
         chunks = {g.document.id: {c.id for c in g.chunks} for g in graphs}
-        size, fence = self._settings.batch_size, self._fence()
+        size, fence, whole = self._settings.batch_size, self._fence(), replace and finish
 
         def work(txn: TransactionDatabase) -> WriteReport:
             if fence is not None:
@@ -389,19 +402,65 @@ class ArangoResolution:
                 doc_id = graph.document.id
                 if doc_id not in present:
                     continue
-                if stored.get(doc_id, set()) != chunks[doc_id]:
-                    msg = (
-                        f"document {graph.document.source!r} was not derived again: its "
-                        "chunks differ from the stored ones; write the document again"
-                    )
-                    raise StoreQueryError(msg)
+                have, given = stored.get(doc_id, set()), chunks[doc_id]
+                if (whole and have != given) or not given <= have:
+                    raise _differ(graph)
                 for name, value in write_one(txn, self._queries, plan, size):
                     setattr(total, name, getattr(total, name) + value)
             return total
 
-        def write(db: StandardDatabase) -> WriteReport:
-            return in_transaction(db, work)
+        return await self._conn.run(
+            f"deriving {len(plans)} documents again",
+            lambda db: self._in_lease(db, lambda d: in_transaction(d, work)),
+        )
+
+    async def append_chunks(
+        self, document: Document, chunks: Sequence[Chunk], *, first: bool, last: bool
+    ) -> WriteReport:
+        """Write one part of a large document's raw facts (one stream transaction).
+
+        Raises:
+            StoreQueryError: If the part is invalid or no earlier part is being written.
+        """
+        dim = await self._require_dim()
+        graph = DocumentGraph(document=document, chunks=list(chunks))
+        plan = plan_batch([graph], dim, derived=False)
+        plan.retract = first
+        if first:
+            plan.documents = [
+                m.document_to_doc(document, status=DocumentStatus.PROCESSING, chunk_count=0,
+                                  error=None, derived=False)
+            ]  # fmt: skip
+        else:
+            plan.documents = []
+        size, fence = self._settings.batch_size, self._fence()
+
+        def work(txn: TransactionDatabase) -> WriteReport:
+            if fence is not None:
+                fence(txn)
+            if not first:
+                rows = self._queries.get_documents(txn, [document.id])
+                if not rows or rows[0].get("status") != str(DocumentStatus.PROCESSING):
+                    msg = (
+                        f"part of document {document.source!r} was not written: no earlier "
+                        "part of it is being written; write it from its start"
+                    )
+                    raise StoreQueryError(msg)
+            report = write_one(txn, self._queries, plan, size)
+            if last:
+                self._queries.finish_document(txn, document.id, document.chunk_count, m.now_text())
+            report.documents = int(last)
+            return report
 
         return await self._conn.run(
-            f"deriving {len(plans)} documents again", lambda db: self._in_lease(db, write)
+            f"writing part of document {document.id}",
+            lambda db: self._in_lease(db, lambda d: in_transaction(d, work)),
         )
+
+
+def _differ(graph: DocumentGraph) -> StoreQueryError:
+    msg = (
+        f"document {graph.document.source!r} was not derived again: its chunks differ from "
+        "the stored ones; write the document again"
+    )
+    return StoreQueryError(msg)

@@ -142,12 +142,14 @@ def write_one(
     """Write one plan inside the caller's transaction (see :func:`write_plans`)."""
     relation_keys = [r["_key"] for r in plan.relations]
     had = queries.count_existing(txn, plan.referenced, relation_keys)
-    queries.retract_documents(txn, plan.doc_keys)
-    removed = queries.delete_documents(txn, plan.doc_keys, keep_chunks=plan.rederive)
+    removed: Doc = {}
+    if plan.retract:
+        queries.retract_documents(txn, plan.doc_keys)
+        removed = queries.delete_documents(txn, plan.doc_keys, keep_chunks=plan.rederive)
     if not plan.rederive:
         _write_raw(txn, plan, batch_size)
     merges = _write_derived(txn, queries, plan, batch_size) if plan.derived else 0
-    if plan.rederive:
+    if plan.rederive and plan.finish:
         queries.mark_documents_derived(txn, plan.doc_keys)
     return WriteReport(
         documents=0 if plan.rederive else len(plan.doc_keys),

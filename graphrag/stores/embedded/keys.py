@@ -242,8 +242,11 @@ def documents_of(conn: sqlite3.Connection, keys: Sequence[str]) -> list[str]:
 
 
 def pending(conn: sqlite3.Connection, limit: int) -> list[str]:
-    """Up to ``limit`` documents waiting to be derived again."""
-    found = conn.execute("SELECT id FROM documents WHERE derived = 0 ORDER BY id LIMIT ?", (limit,))
+    """Up to ``limit`` documents waiting to be derived again (not those still being written)."""
+    found = conn.execute(
+        "SELECT id FROM documents WHERE derived = 0 AND status = 'done' ORDER BY id LIMIT ?",
+        (limit,),
+    )
     return [str(r[0]) for r in found]
 
 
@@ -253,6 +256,8 @@ def resolution_counts(conn: sqlite3.Connection) -> dict[str, int]:
         "keys": int(conn.execute("SELECT count(*) FROM keys").fetchone()[0]),
         "dirty_keys": int(conn.execute("SELECT count(*) FROM dirty_keys").fetchone()[0]),
         "pending_documents": int(
-            conn.execute("SELECT count(*) FROM documents WHERE derived = 0").fetchone()[0]
+            conn.execute(
+                "SELECT count(*) FROM documents WHERE derived = 0 AND status = 'done'"
+            ).fetchone()[0]
         ),
     }

@@ -100,10 +100,17 @@ class ResolutionMethods(SQLiteStoreBase):
         """Up to ``limit`` documents waiting to be derived again."""
         return await self._run(self._read, keys.pending, limit)
 
-    async def rederive_documents(self, graphs: Sequence[DocumentGraph]) -> WriteReport:
-        """Replace the mentions and relations of stored documents, in one transaction."""
+    async def rederive_documents(
+        self, graphs: Sequence[DocumentGraph], *, replace: bool = True, finish: bool = True
+    ) -> WriteReport:
+        """Replace the mentions and relations of stored documents, in one transaction.
+
+        ``replace``/``finish``: the first and last part of a document derived in parts.
+        """
         self._require_open()
-        return await self._run(self._write, writes.rederive, list(graphs), self._dim)
+        return await self._run(
+            self._write, writes.rederive, list(graphs), self._dim, replace=replace, finish=finish
+        )
 
 
 def _txn(conn: sqlite3.Connection, what: str, fn: Callable[..., None], *args: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -132,8 +133,23 @@ def chunk_row(chunk: Chunk) -> tuple[Any, ...]:
         chunk.end,
         chunk.token_count,
         to_blob(chunk.embedding),
-        None if chunk.extraction is None else chunk.extraction.model_dump_json(),
+        pack_extraction(chunk.extraction),
     )
+
+
+def pack_extraction(extraction: ChunkExtraction | None) -> bytes | None:
+    """Encode a chunk's extraction as zlib-compressed JSON (about a tenth of the JSON)."""
+    if extraction is None:
+        return None
+    return zlib.compress(extraction.model_dump_json().encode("utf-8"), 6)
+
+
+def unpack_extraction(value: bytes | str | None) -> ChunkExtraction | None:
+    """Decode :func:`pack_extraction` (plain JSON text is accepted too)."""
+    if value is None:
+        return None
+    text = zlib.decompress(value).decode("utf-8") if isinstance(value, bytes) else value
+    return ChunkExtraction.model_validate_json(text)
 
 
 def to_chunk(row: tuple[Any, ...]) -> Chunk:
@@ -147,7 +163,7 @@ def to_chunk(row: tuple[Any, ...]) -> Chunk:
         end=int(row[5]),
         token_count=int(row[6]),
         embedding=from_blob(row[7]),
-        extraction=None if row[8] is None else ChunkExtraction.model_validate_json(row[8]),
+        extraction=unpack_extraction(row[8]),
     )
 
 

@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     end_char INTEGER NOT NULL,
     token_count INTEGER NOT NULL,
     embedding BLOB,
-    extraction TEXT
+    extraction BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
@@ -187,7 +187,7 @@ name, type, embedding and the entity it resolves to; ``key_links`` the similar n
 mentions and relations must be derived again."""
 
 _V3_COLUMNS = (
-    ("chunks", "extraction", "TEXT"),
+    ("chunks", "extraction", "BLOB"),
     ("documents", "derived", "INTEGER NOT NULL DEFAULT 1"),
 )
 

@@ -38,7 +38,7 @@ from graphrag.models import (
     WriteReport,
 )
 from graphrag.ports import SearchTarget
-from graphrag.stores.embedded import analysis, graph, keys, reads, writes
+from graphrag.stores.embedded import analysis, graph, keys, parts, reads, writes
 from graphrag.stores.embedded.index import as_query_vector, fts_query
 from graphrag.stores.embedded.resolution_methods import ResolutionMethods
 
@@ -113,6 +113,18 @@ class EmbeddedGraphStore(ResolutionMethods):
         """
         self._require_open()
         return await self._run(self._upsert_all, list(graphs), derived)
+
+    async def append_chunks(
+        self, document: Document, chunks: Sequence[Chunk], *, first: bool, last: bool
+    ) -> WriteReport:
+        """Write one part of a large document's raw facts (one transaction).
+
+        Raises:
+            StoreQueryError: If the part is invalid or no earlier part is being written.
+        """
+        self._require_open()
+        graph = DocumentGraph(document=document, chunks=list(chunks))
+        return await self._run(self._write, parts.append, graph, self._dim, first=first, last=last)
 
     async def delete_document(self, document_id: str) -> DeleteReport:
         """Remove a document and exactly what only it supported.

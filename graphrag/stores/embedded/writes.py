@@ -363,11 +363,20 @@ def upsert(
     return report
 
 
-def rederive(conn: sqlite3.Connection, graphs: Sequence[DocumentGraph], dim: int) -> WriteReport:
+def rederive(
+    conn: sqlite3.Connection,
+    graphs: Sequence[DocumentGraph],
+    dim: int,
+    *,
+    replace: bool = True,
+    finish: bool = True,
+) -> WriteReport:
     """Replace stored documents' mentions and relations (their chunks stay), in one transaction.
 
     Entities are written as given (see :func:`_write_entities` with ``overwrite``). A
-    document that no longer exists is skipped.
+    document that no longer exists is skipped. For a document derived in parts, ``replace``
+    (first part) removes its previous derived rows and ``finish`` (last part) marks it
+    derived; a part holds some of its stored chunks.
 
     Raises:
         StoreQueryError: If a graph is invalid or SQLite fails; nothing is written.
@@ -376,28 +385,34 @@ def rederive(conn: sqlite3.Connection, graphs: Sequence[DocumentGraph], dim: int
     total = WriteReport()
     with transaction(conn, f"deriving {len(plans)} documents again"):
         for plan in plans:
-            report = _rederive_one(conn, plan)
+            report = _rederive_one(conn, plan, replace=replace, finish=finish)
             for name, value in report:
                 setattr(total, name, getattr(total, name) + value)
     return total
 
 
-def _rederive_one(conn: sqlite3.Connection, plan: Plan) -> WriteReport:
+def _rederive_one(
+    conn: sqlite3.Connection, plan: Plan, *, replace: bool, finish: bool
+) -> WriteReport:
     graph = plan.graph
     doc_id = graph.document.id
     if conn.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is None:
         return WriteReport()
     found = conn.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,))
-    if {str(r[0]) for r in found} != {c.id for c in graph.chunks}:
+    stored, given = {str(r[0]) for r in found}, {c.id for c in graph.chunks}
+    whole = replace and finish
+    if (whole and given != stored) or not given <= stored:
         raise fail(graph, "its chunks differ from the stored ones; write the document again")
     had = _existing(conn, plan)
-    retract(conn, doc_id, keep_chunks=True)
+    if replace:
+        retract(conn, doc_id, keep_chunks=True)
     report = WriteReport()
     _insert_derived(conn, plan, report, overwrite=True)
-    conn.execute(
-        "UPDATE documents SET derived = 1, status = ?, error = NULL WHERE id = ?",
-        (str(DocumentStatus.DONE), doc_id),
-    )
+    if finish:
+        conn.execute(
+            "UPDATE documents SET derived = 1, status = ?, error = NULL WHERE id = ?",
+            (str(DocumentStatus.DONE), doc_id),
+        )
     _count_new(report, plan, had)
     return report
 

@@ -2,24 +2,44 @@
 
 Sources, highest priority first: keyword arguments (CLI flags), environment variables (prefix
 ``GRAPHRAG_``, nested with ``__``, e.g. ``GRAPHRAG_RETRIEVAL__TOP_K=5``), an optional TOML or
-YAML file (``GRAPHRAG_CONFIG_FILE`` or :func:`load_settings`'s ``config_file``), a ``.env``
-file, then the defaults below. Build settings only in entry points (CLI, API,
+YAML file (``GRAPHRAG_CONFIG_FILE`` or :func:`load_settings`'s ``config_file``, read by
+pydantic-settings' TOML/YAML sources), a ``.env`` file, then the defaults below. Nested
+values merge key by key across sources. Build settings only in entry points (CLI, API,
 benchmarks) with :func:`load_settings`, which turns validation errors into a
-:class:`~graphrag.errors.ConfigError` that says how to fix them.
+:class:`~graphrag.errors.ConfigError` that names the file or variable to fix.
 """
 
 from __future__ import annotations
 
-import os
+import importlib.metadata
 import tomllib
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from graphrag import config_sources as sources
+from graphrag.config_sources import CONFIG_FILE_VARIABLE as CONFIG_FILE_VARIABLE
+from graphrag.config_sources import Origin as Origin
+from graphrag.config_sources import config_file_path as config_file_path
+from graphrag.config_sources import config_file_source
+from graphrag.config_sources import format_validation_error as format_validation_error
 from graphrag.errors import ConfigError
 
 
@@ -246,6 +266,14 @@ class LLMSettings(_Section):
         return bool(self.base_url and self.model)
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+"""Logging levels of the entry points."""
+
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+
+_config_file: ContextVar[Path | None] = ContextVar("graphrag_config_file", default=None)
+
+
 class Settings(BaseSettings):
     """The whole configuration tree."""
 
@@ -268,7 +296,16 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    log_level: str = Field(default="INFO", description="Logging level of entry points.")
+    log_level: LogLevel = Field(
+        default="INFO",
+        description="Logging level of the entry points: DEBUG, INFO, WARNING, ERROR or "
+        "CRITICAL (any case).",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _normalise_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _arango_needs_url(self) -> Settings:
@@ -289,65 +326,26 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Priority: init kwargs, env, .env, secrets dir (file values are passed as init)."""
-        return init_settings, env_settings, dotenv_settings, file_secret_settings
+        """Priority: keyword arguments (CLI), environment, config file, ``.env``, secrets.
+
+        The config file is the one :func:`load_settings` is building with (none when the
+        class is instantiated directly); pydantic-settings' TOML or YAML source reads it.
+        """
+        file_source = config_file_source(settings_cls, _config_file.get())
+        sources = (init_settings, env_settings, file_source, dotenv_settings, file_secret_settings)
+        return tuple(s for s in sources if s is not None)
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        msg = f"config file {path} does not exist; fix the path or unset GRAPHRAG_CONFIG_FILE"
-        raise ConfigError(msg)
-    try:
-        raw = path.read_text(encoding="utf-8")
-        if path.suffix == ".toml":
-            data: Any = tomllib.loads(raw)
-        elif path.suffix in {".yaml", ".yml"}:
-            data = yaml.safe_load(raw) or {}
-        else:
-            msg = f"config file {path} must end in .toml, .yaml or .yml"
-            raise ConfigError(msg)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        msg = f"config file {path} is not valid: {exc}"
-        raise ConfigError(msg) from exc
-    if not isinstance(data, dict):
-        msg = f"config file {path} must hold a table/mapping at top level"
-        raise ConfigError(msg)
-    return data
+def value_sources(config_file: Path | str | None = None, **overrides: Any) -> dict[str, Origin]:
+    """Return where each explicitly set value comes from, by dotted key.
 
+    Arguments as for :func:`load_settings`; keys left at their defaults are absent. For
+    example ``{"retrieval.top_k": ("environment", "GRAPHRAG_RETRIEVAL__TOP_K")}``.
 
-def _merge_env_over_file(file_data: dict[str, Any]) -> dict[str, Any]:
-    """Keep only file keys that no GRAPHRAG_ environment variable overrides."""
-    overridden = {
-        key[len("GRAPHRAG_") :].split("__", 1)[0].lower()
-        for key in os.environ
-        if key.startswith("GRAPHRAG_") and key != "GRAPHRAG_CONFIG_FILE"
-    }
-    merged: dict[str, Any] = {}
-    for key, value in file_data.items():
-        if key in overridden and isinstance(value, dict):
-            env_keys = {
-                k[len("GRAPHRAG_") :].split("__", 1)[1].lower()
-                for k in os.environ
-                if k.lower().startswith(f"graphrag_{key}__")
-            }
-            merged[key] = {k: v for k, v in value.items() if k not in env_keys}
-            if not merged[key]:
-                del merged[key]
-        elif key not in overridden:
-            merged[key] = value
-    return merged
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """Render a pydantic validation error as lines naming the env variable to fix."""
-    lines = ["invalid configuration:"]
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        got = err.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        fix = f"; set GRAPHRAG_{'__'.join(p.upper() for p in loc)}" if loc else ""
-        lines.append(f"  {'.'.join(loc) or 'settings'}: {err['msg']}{shown}{fix}")
-    return "\n".join(lines)
+    Raises:
+        ConfigError: If the config file cannot be read.
+    """
+    return sources.value_sources(Settings, config_file_path(config_file), overrides)
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
@@ -355,17 +353,40 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
 
     Args:
         config_file: A TOML/YAML file; defaults to ``$GRAPHRAG_CONFIG_FILE`` if set.
-        **overrides: Top-level values that win over every other source.
+        **overrides: Values that win over every other source (nested values are merged key
+            by key with the other sources).
 
     Returns:
         The validated settings.
 
     Raises:
-        ConfigError: With one line per invalid value, naming the variable to set.
+        ConfigError: With one line per problem, naming the file or variable to fix.
     """
-    path = config_file or os.environ.get("GRAPHRAG_CONFIG_FILE")
-    file_data = _merge_env_over_file(_read_config_file(Path(path))) if path else {}
+    path = config_file_path(config_file)
+    token = _config_file.set(path)
     try:
-        return Settings(**{**file_data, **overrides})
+        return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from exc
+        origins = sources.value_sources(Settings, path, overrides)
+        raise ConfigError(format_validation_error(exc, Settings, origins)) from exc
+    except SettingsError as exc:
+        msg = (
+            f"invalid configuration: {exc}; lists and tables in environment variables are "
+            """written as JSON, e.g. GRAPHRAG_EXTRACTION__DROP_TYPES='["DATE","TIME"]'"""
+        )
+        raise ConfigError(msg) from exc
+    finally:
+        _config_file.reset(token)
+
+
+def version() -> str:
+    """Return the installed version of ``arango-graphrag-platform`` (else pyproject's)."""
+    try:
+        return importlib.metadata.version("arango-graphrag-platform")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        return "0+unknown"

@@ -1,7 +1,9 @@
 """One error tree for the whole library.
 
 Every error the library raises on purpose derives from :class:`GraphRAGError` and carries a
-message that names what was wrong and what to do about it::
+message that names what was wrong and what to do about it. Bad input (settings, files,
+questions, document graphs, dataset files) always raises one of these, never a bare
+``ValueError``::
 
     GraphRAGError
     ├── ConfigError                 invalid or missing configuration
@@ -14,6 +16,7 @@ message that names what was wrong and what to do about it::
     │   ├── SchemaError             schema missing, outdated or incompatible
     │   ├── NotFoundError           a document/entity/merge id that does not exist
     │   └── StoreQueryError         a query or write failed on the server side
+    │       └── InvalidGraphError   a document graph to write is invalid (nothing written)
     ├── RetrievalError
     │   └── InvalidQueryError       an empty or too long question, an unknown mode
     ├── LLMError                    the configured chat model failed
@@ -75,6 +78,15 @@ class NotFoundError(StoreError):
 
 class StoreQueryError(StoreError):
     """A query or write failed inside the store."""
+
+
+class InvalidGraphError(StoreQueryError):
+    """A document graph handed to a store is invalid; nothing of that document was written.
+
+    For example a chunk of another document, a vector of the wrong dimension, a mention of an
+    entity the graph does not hold. A subclass of :class:`StoreQueryError`, so callers that
+    catch write failures keep working.
+    """
 
 
 class RetrievalError(GraphRAGError):

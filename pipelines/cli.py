@@ -15,7 +15,6 @@ fast. Tests replace :func:`open_components` to reuse models loaded once per sess
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 import threading
@@ -29,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from graphrag.config import EmbeddedStoreSettings, Settings, StoreKind, load_settings
+from graphrag.config import LOG_LEVELS, EmbeddedStoreSettings, Settings, StoreKind, load_settings
 from graphrag.errors import (
     ConfigError,
     EvaluationError,
@@ -167,12 +166,12 @@ def make_settings(
     if db is not None:
         overrides["embedded"] = {"path": db}
     if log_level is not None:
+        if log_level.strip().upper() not in LOG_LEVELS:
+            msg = f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}"
+            raise ConfigError(msg)
         overrides["log_level"] = log_level
     settings = load_settings(config, **overrides)
-    level = settings.log_level.upper()
-    if level not in logging.getLevelNamesMapping():
-        msg = f"log level {settings.log_level!r} is unknown; use DEBUG, INFO, WARNING or ERROR"
-        raise ConfigError(msg)
+    level = settings.log_level
     path = settings.embedded.path
     if existing and settings.store is StoreKind.EMBEDDED and not path.exists():
         msg = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphrag.errors import StoreQueryError
+from graphrag.errors import InvalidGraphError, StoreQueryError
 from graphrag.models import DocumentGraph, DocumentStatus, Entity, MergeRecord, Relation, Vector
 from graphrag.stores.arango.mapping import (
     Doc,
@@ -87,12 +87,12 @@ class WritePlan:
     finish: bool = True
 
 
-def _fail(graph: DocumentGraph, problem: str) -> StoreQueryError:
+def _fail(graph: DocumentGraph, problem: str) -> InvalidGraphError:
     msg = (
         f"document {graph.document.source!r} was not written: {problem}; fix the document "
         "graph (nothing of this document was written)"
     )
-    return StoreQueryError(msg)
+    return InvalidGraphError(msg)
 
 
 def _vector_size(vector: Vector) -> int:

@@ -288,7 +288,7 @@ class ArangoGraphStore(ArangoResolution):
             position, exc = failure
             if position:
                 msg = f"{exc} (the {position} documents before it in the batch were written)"
-                raise StoreQueryError(msg) from exc
+                raise type(exc)(msg) from exc
             raise exc
         return total
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphrag.errors import StoreQueryError
+from graphrag.errors import InvalidGraphError
 from graphrag.models import DocumentGraph, Entity
 from graphrag.stores.embedded import rows
 
@@ -22,13 +22,13 @@ class Plan:
     evidence: list[tuple[str, str, str, float]] = field(default_factory=list)
 
 
-def fail(graph: DocumentGraph, problem: str) -> StoreQueryError:
+def fail(graph: DocumentGraph, problem: str) -> InvalidGraphError:
     """The error for an invalid document graph (nothing of it is written)."""
     msg = (
         f"document {graph.document.source!r} was not written: {problem}; fix the document "
         "graph (nothing of this document was written)"
     )
-    return StoreQueryError(msg)
+    return InvalidGraphError(msg)
 
 
 def _check_chunks(graph: DocumentGraph, dim: int) -> set[str]:

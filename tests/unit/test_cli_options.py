@@ -146,3 +146,18 @@ def test_choices_are_case_insensitive(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_the_cli_module_stays_small() -> None:
     for path in (ROOT / "pipelines").glob("cli*.py"):
         assert len(path.read_text(encoding="utf-8").splitlines()) < 500, path
+
+
+def test_parquet_export_without_pyarrow_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import sys
+
+    from graphrag.errors import ConfigError
+    from pipelines.parquet_export import export_tables
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    with pytest.raises(ConfigError, match=r"needs pyarrow.*pip install pyarrow"):
+        asyncio.run(export_tables(Any, tmp_path / "tables"))  # type: ignore[arg-type]
+    assert not (tmp_path / "tables").exists()

@@ -1,11 +1,12 @@
 """GraphRAG on ArangoDB: build a knowledge graph from documents and answer with citations.
 
-The public surface: configuration (:func:`load_settings`), the domain models, the ports and
-the error tree. Adapters live in subpackages and are imported only when chosen.
+Exported here: the settings (:class:`Settings`, :func:`load_settings`), the base of the
+error tree (:class:`GraphRAGError`) and the version. Models, ports and adapters are imported
+from their modules (``graphrag.models``, ``graphrag.ports``, ``graphrag.stores``...).
 """
 
-from graphrag.config import Settings, load_settings
+from graphrag.config import Settings, load_settings, version
 from graphrag.errors import GraphRAGError
 
-__all__ = ["GraphRAGError", "Settings", "load_settings"]
-__version__ = "0.1.0"
+__all__ = ["GraphRAGError", "Settings", "__version__", "load_settings"]
+__version__ = version()

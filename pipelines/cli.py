@@ -87,7 +87,13 @@ app.add_typer(analyst_queries.app, name="analyst-queries")
 
 
 def main() -> None:
-    """Entry point of the ``graphrag`` script."""
+    """Entry point of the ``graphrag`` (and ``arango-graphrag``) script."""
+    from graphrag.compat import foreign_graphrag
+
+    clash = foreign_graphrag()
+    if clash is not None:
+        print(f"error: {clash}", file=sys.stderr)  # noqa: T201 - before any console exists
+        raise SystemExit(2)
     install_sigterm_handler()
     app()
 

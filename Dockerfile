@@ -2,6 +2,15 @@
 # Built by `docker compose build` (service `api`); models load from files (no hub access).
 FROM python:3.11-slim
 
+# The version label follows pyproject.toml: `docker compose build` passes it (compose sets
+# GRAPHRAG_VERSION from .env or the shell; default below), e.g.
+#   docker build --build-arg GRAPHRAG_VERSION=$(python -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])") .
+ARG GRAPHRAG_VERSION=0.1.0
+LABEL org.opencontainers.image.title="arango-graphrag-platform" \
+      org.opencontainers.image.version="${GRAPHRAG_VERSION}" \
+      org.opencontainers.image.description="Knowledge-graph construction and GraphRAG on ArangoDB" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

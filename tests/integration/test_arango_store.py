@@ -18,23 +18,26 @@ from graphrag.errors import NotFoundError, SchemaError
 from graphrag.models import CandidateRequest, Document, DocumentStatus, Hit
 from graphrag.stores.arango import ArangoGraphStore
 from graphrag.stores.embedded import EmbeddedGraphStore
-from tests.integration.test_arango_migrate import (
+from tests.sample_graphs import (
     DIM,
     ENTITIES,
     MODEL,
     TEXTS,
-    _graph,
+    document_graph,
     sample_graphs,
     snapshot,
 )
 
 URL = os.environ.get("GRAPHRAG_ARANGO__URL")
 ROOT_PASSWORD = os.environ.get("GRAPHRAG_ARANGO__PASSWORD", "")
-pytestmark = pytest.mark.skipif(
-    not URL,
-    reason="needs ArangoDB 3.12: set GRAPHRAG_ARANGO__URL and GRAPHRAG_ARANGO__PASSWORD (root), "
-    "e.g. after `docker compose up -d arangodb`",
-)
+pytestmark = [
+    pytest.mark.arango,
+    pytest.mark.skipif(
+        not URL,
+        reason="needs ArangoDB 3.12: set GRAPHRAG_ARANGO__URL and GRAPHRAG_ARANGO__PASSWORD "
+        "(root), e.g. after `docker compose up -d arangodb`",
+    ),
+]
 
 
 @pytest.fixture
@@ -145,7 +148,7 @@ async def test_replace_and_delete_retract_exactly_like_the_embedded_store(
     arango, embedded = stores
     TEXTS["curie.txt"].append("Marie Curie lived in France.")
     try:
-        changed = _graph("curie.txt")
+        changed = document_graph("curie.txt")
     finally:
         TEXTS["curie.txt"].pop()
     reports = [await s.upsert_documents([changed]) for s in (arango, embedded)]

@@ -28,7 +28,7 @@ from graphrag.config import AnswerSettings, load_settings
 from graphrag.errors import ConfigError
 from graphrag.models import AnswerKind, RetrievalMode, RetrievedContext, ScoredChunk
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_CORPUS = ROOT / "samples" / "corpus"
 SAMPLE_QUESTIONS = [
     q.strip()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from graphrag.config import version
 from pipelines.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHARED = {"config": "GRAPHRAG_CONFIG_FILE", "store": "GRAPHRAG_STORE"} | {
     "db": "GRAPHRAG_EMBEDDED__PATH",
     "log_level": "GRAPHRAG_LOG_LEVEL",

@@ -17,7 +17,7 @@ import pytest
 from graphrag.errors import ConfigError
 from graphrag.stores.arango.queries import AQL_DIR, Queries
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 LINT = ROOT.parent / "shared" / "tools" / "aql-lint"
 PACKAGE = ROOT / "graphrag" / "stores" / "arango"
 needs_lint = pytest.mark.skipif(

@@ -14,7 +14,7 @@ from graphrag.config import IngestSettings, Settings
 from graphrag.ingest.loaders import load_file
 from graphrag.models import Document
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "samples"
 CORPUS = SAMPLES / "corpus"
 QUESTIONS = SAMPLES / "questions.txt"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from graphrag.config import ResolutionSettings
 from graphrag.errors import GraphRAGError
-from graphrag.models import Chunk, Document, DocumentGraph, DocumentStatus, Vector
+from graphrag.models import Chunk, Document, DocumentGraph, DocumentStatus, StoreStats, Vector
 from graphrag.ports import Chunker, Embedder, EmbedKind, Extractor, GraphStore
 from graphrag.resolution.keys import embeddable, surface_rows
 from graphrag.resolution.reconcile import Reconciler, ReconcileReport
@@ -40,6 +40,9 @@ class IngestReport:
         written: Documents written (new or replaced).
         replaced: Of ``written``, documents that existed with other content.
         failed: ``(source, reason)`` per failed document.
+        entities_new, relations_new, mentions, merges: Net change of the store's counts
+            while this run held the writer lock (a replaced document can make them fall).
+        interrupted: Partly written documents of an interrupted run that were removed.
         stage_seconds: Wall seconds per stage (see ``STAGES``).
         model_seconds: Seconds spent inside spaCy and the embedding model.
     """
@@ -54,6 +57,7 @@ class IngestReport:
     relations_new: int = 0
     mentions: int = 0
     merges: int = 0
+    interrupted: int = 0
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     model_seconds: float = 0.0
@@ -75,6 +79,7 @@ class IngestReport:
             relations_new=self.relations_new + other.relations_new,
             mentions=self.mentions + other.mentions,
             merges=self.merges + other.merges,
+            interrupted=self.interrupted + other.interrupted,
             seconds=self.seconds + other.seconds,
             stage_seconds=stages,
             model_seconds=self.model_seconds + other.model_seconds,
@@ -166,11 +171,12 @@ class GraphBuilder:
         small = [d for d in todo if d.id in chunked and d not in large]
         graphs, vectors = await self._prepare(small, chunked, report)
         async with self.store.writer_lock():
+            before = await self.store.stats()
             written = await self._write(graphs, replaced, report)
             with _stage(report, "resolve"):
                 cache = {g.document.id: g.chunks for g in written}
                 outcome = await self.reconciler.run(vectors=vectors, chunks=cache)
-        _add_outcome(report, outcome)
+            _add_change(report, before, await self.store.stats(), outcome)
         for doc in large:
             await self._stream(doc, chunked[doc.id], doc.id in replaced, report)
         report.model_seconds += self.embedder.seconds - embed_before
@@ -265,47 +271,49 @@ class GraphBuilder:
     ) -> None:
         """A large document, part by part: extract, embed, write raw facts, free memory.
 
-        Memory stays bounded by ``chunk_batch`` chunks; the document is ``processing`` in
-        the store until its last part (a crash leaves it for the next ingest to replace),
-        then resolved and derived in parts as well.
+        Memory stays bounded by ``chunk_batch`` chunks. The writer lock is held for the whole
+        document, so a ``processing`` document that another writer finds under the lock was
+        left by an interrupted run (the reconciler removes it); the document is resolved and
+        derived in parts as well.
         """
-        document = doc.model_copy(
-            update={"chunk_count": len(chunks), "status": DocumentStatus.DONE}
-        )
+        status = {"chunk_count": len(chunks), "status": DocumentStatus.DONE}
+        document = doc.model_copy(update=status)
         parts = [chunks[i : i + self.chunk_batch] for i in range(0, len(chunks), self.chunk_batch)]
         norms: dict[str, Vector] = {}
-        n = 0
-        try:
-            for n, part in enumerate(parts):
-                await self._process(part, report)
-                with _stage(report, "resolve"):
-                    graph = DocumentGraph(document=document, chunks=part)
-                    await self._key_vectors([graph], norms)
-                async with self.store.writer_lock():
+        async with self.store.writer_lock():
+            before = await self.store.stats()
+            written = 0
+            try:
+                for n, part in enumerate(parts):
+                    await self._process(part, report)
+                    with _stage(report, "resolve"):
+                        graph = DocumentGraph(document=document, chunks=part)
+                        await self._key_vectors([graph], norms)
                     with _stage(report, "write"):
                         await self.store.append_chunks(
                             document, part, first=n == 0, last=n == len(parts) - 1
                         )
-                for chunk in part:  # written: let the part's extraction and vectors go
-                    chunk.extraction, chunk.embedding = None, None
-        except GraphRAGError as exc:
-            if n:  # parts were written: remove them, the document is not there
-                await self._remove_partial(doc)
-            await self._fail(doc, str(exc), report)
-            return
-        report.written += 1
-        report.replaced += int(replaced)
-        report.chunks += len(chunks)
-        async with self.store.writer_lock():
+                    written += 1
+                    for chunk in part:  # written: let the part's extraction and vectors go
+                        chunk.extraction, chunk.embedding = None, None
+            except GraphRAGError as exc:
+                if written:  # parts were written: remove them, the document is not there
+                    await self._remove_partial(doc)
+                await self._fail(doc, str(exc), report)
+                return
+            report.written += 1
+            report.replaced += int(replaced)
+            report.chunks += len(chunks)
             with _stage(report, "resolve"):
-                _add_outcome(report, await self.reconciler.run(vectors=norms))
+                outcome = await self.reconciler.run(vectors=norms)
+            _add_change(report, before, await self.store.stats(), outcome)
 
     async def _remove_partial(self, doc: Document) -> None:
-        from graphrag.resolution.actions import delete_documents
-
+        """Remove the parts of ``doc`` written before a failure (the writer lock is held)."""
         try:
-            await delete_documents(self.store, self.reconciler, [doc.id])
-        except GraphRAGError as exc:  # the next ingest replaces the processing document
+            await self.store.delete_document(doc.id)
+            await self.reconciler.run()
+        except GraphRAGError as exc:  # the next writer removes the processing document
             logger.warning("could not remove the parts written of %s: %s", doc.source, exc)
 
     async def _key_vectors(
@@ -380,11 +388,15 @@ def _stage(report: IngestReport, name: str) -> Iterator[None]:
         )
 
 
-def _add_outcome(report: IngestReport, outcome: ReconcileReport) -> None:
-    report.entities_new += outcome.written.entities_new
-    report.relations_new += outcome.written.relations_new
-    report.mentions += outcome.written.mentions
-    report.merges += outcome.merges
+def _add_change(
+    report: IngestReport, before: StoreStats, after: StoreStats, outcome: ReconcileReport
+) -> None:
+    """Count what the store gained under the writer lock (net: re-derived rows count once)."""
+    report.entities_new += after.entities - before.entities
+    report.relations_new += after.relations - before.relations
+    report.mentions += after.mentions - before.mentions
+    report.merges += after.merges - before.merges
+    report.interrupted += outcome.interrupted
 
 
 def _raw_graph(doc: Document, chunks: list[Chunk]) -> DocumentGraph:

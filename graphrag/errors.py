@@ -7,6 +7,7 @@ questions, document graphs, dataset files) always raises one of these, never a b
 
     GraphRAGError
     ├── ConfigError                 invalid or missing configuration
+    ├── InvalidArgumentError        an argument out of range (also a ``ValueError``)
     ├── IngestError                 a file could not be loaded (carries ``path`` and ``reason``)
     ├── ExtractionError             entity/relation extraction failed
     ├── EmbeddingError              the embedding model could not load or run
@@ -32,6 +33,13 @@ class GraphRAGError(Exception):
 
 class ConfigError(GraphRAGError):
     """The configuration is invalid or incomplete."""
+
+
+class InvalidArgumentError(GraphRAGError, ValueError):
+    """An argument passed to a library function or class is out of range.
+
+    Also a :class:`ValueError`, so callers that catch ``ValueError`` keep working.
+    """
 
 
 class IngestError(GraphRAGError):

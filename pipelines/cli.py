@@ -20,9 +20,11 @@ Shell completion: ``graphrag --install-completion`` (or ``--show-completion``).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import Annotated
 
@@ -98,18 +100,46 @@ def main() -> None:
     app()
 
 
+STOP_GRACE_SECONDS = 3.0
+"""After SIGTERM or Ctrl-C, the command has this long to stop cleanly before it exits anyway.
+
+A model call running in a worker thread cannot be interrupted, and the event loop waits for
+it; every write is one transaction, so exiting in the middle is as safe as ``kill -9``
+(tested), and the next run finishes what is left."""
+
+
 def install_sigterm_handler() -> None:
-    """Make SIGTERM stop the command like Ctrl-C does (exit code 143, no orphan workers)."""
+    """Make SIGTERM and Ctrl-C stop the command promptly (exit 143 / 130, no orphan workers)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _stop_soon(code: int, message: str) -> None:
+    """Kill the spaCy workers now, and exit with ``code`` if still running after the grace."""
+    extractor = sys.modules.get("graphrag.extract.spacy_extractor")
+    if extractor is not None:  # kill running spaCy workers so nothing waits for them
+        extractor.stop_workers()
+
+    def deadline() -> None:
+        time.sleep(STOP_GRACE_SECONDS)
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+        os._exit(code)
+
+    threading.Thread(target=deadline, name="graphrag-stop", daemon=True).start()
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    extractor = sys.modules.get("graphrag.extract.spacy_extractor")
-    if extractor is not None:  # kill running spaCy workers so nothing waits for them
-        extractor.stop_workers()
+    _stop_soon(143, "terminated (SIGTERM); work already written is kept")
     raise TerminatedError
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+    _stop_soon(130, "interrupted; work already written is kept")
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

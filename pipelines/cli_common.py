@@ -79,7 +79,14 @@ def choice(values: Sequence[str], what: str, convert: Callable[[str], Any] = str
         convert: Turns the matching value into the parameter's type.
 
     Example:
-        >>> mode: Annotated[str, typer.Option("--mode", **choice(["a", "b"], "mode"))]
+        ```python
+        Mode = Annotated[str, typer.Option("--mode", **choice(["naive", "bm25"], "retrieval mode"))]
+
+
+        @app.command()
+        def search(mode: Mode = "naive") -> None:
+            ...  # "--mode BM25" gives "bm25"; "--mode x" exits 2: unknown retrieval mode 'x'
+        ```
     """
     by_folded = {v.casefold(): v for v in values}
 
@@ -270,6 +277,13 @@ def make_settings(opts: CommonOptions, *, existing: bool = False, **overrides: A
         msg = (
             f"no graph store at {path}; ingest documents first (graphrag ingest PATH --db "
             f"{path}) or point --db / GRAPHRAG_EMBEDDED__PATH at an existing store"
+        )
+        raise ConfigError(msg)
+    if existing and settings.store is StoreKind.EMBEDDED and path.stat().st_size == 0:
+        msg = (
+            f"{path} is an empty file (0 bytes), not a graph store (a store truncated to 0 "
+            "bytes is lost: restore it from a backup); ingest documents into it to start a new "
+            "store, or point --db / GRAPHRAG_EMBEDDED__PATH at an existing store"
         )
         raise ConfigError(msg)
     from graphrag.runtime import configure_logging

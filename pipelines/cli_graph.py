@@ -281,14 +281,16 @@ def merges(
         if undo is None:
             records, names = run_with(settings, _merges_with_names)
         else:
-            derived = run_with(settings, lambda c: undo_merge(c, undo))
+            derived, already = run_with(settings, lambda c: undo_merge(c, undo))
     if undo is None:
         if opts.as_json:
             emit_json(merges_payload(records, names))
         else:
             print_merges(stdout, records, names)
     elif opts.as_json:
-        emit_json({"undone": undo, "documents_derived": derived})
+        emit_json({"undone": undo, "already_undone": already, "documents_derived": derived})
+    elif already:
+        say(f"merge {undo} was already undone; nothing to change ({derived} document(s) derived)")
     else:
         say(f"merge {undo} undone; {derived} document(s) derived again from their stored chunks")
 
@@ -297,4 +299,7 @@ async def _merges_with_names(components: Components) -> tuple[list[Any], dict[st
     records = await components.store.merges()
     ids = list(dict.fromkeys(r.canonical_id for r in records))
     entities = await components.store.get_entities(ids) if ids else []
-    return records, {e.id: f"{e.name} ({e.type})" for e in entities}
+    names = {e.id: f"{e.name} ({e.type})" for e in entities}
+    for record in records:  # a canonical entity that is gone (its documents were deleted)
+        names.setdefault(record.canonical_id, f"{record.canonical_id} (deleted)")
+    return records, names

@@ -83,9 +83,10 @@ async def build_graph(store: GraphStore, *, with_chunks: bool = False) -> nx.Mul
     for relation in relations:
         entity_ids.setdefault(relation.source_id)
         entity_ids.setdefault(relation.target_id)
-    for entity in await _read_entities(store, list(entity_ids)):
+    # sorted by id: the same graph exports byte-identical files, however it was built
+    for entity in await _read_entities(store, sorted(entity_ids)):
         graph.add_node(entity.id, **_entity_attrs(entity))
-    for relation in relations:
+    for relation in sorted(relations, key=lambda r: r.id):
         if relation.source_id in graph and relation.target_id in graph:
             graph.add_edge(
                 relation.source_id, relation.target_id, key=relation.id, **_relation_attrs(relation)
@@ -155,7 +156,7 @@ def _entity_attrs(entity: Entity) -> dict[str, Any]:
         "name": entity.name,
         "type": entity.type,
         "mention_count": entity.mention_count,
-        "aliases": "; ".join(entity.aliases),
+        "aliases": "; ".join(sorted(entity.aliases)),
     }
     if entity.rank is not None:
         attrs["rank"] = float(entity.rank)
@@ -169,8 +170,8 @@ def _relation_attrs(relation: Relation) -> dict[str, Any]:
         "label": "relation",
         "predicate": relation.predicate,
         "kind": str(relation.kind),
-        "weight": float(relation.weight),
-        "source_chunk_ids": ",".join(relation.source_chunk_ids),
+        "weight": round(float(relation.weight), 9),
+        "source_chunk_ids": ",".join(sorted(relation.source_chunk_ids)),
     }
 
 

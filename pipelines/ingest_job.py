@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphrag.build import IngestReport
-from graphrag.errors import IngestError
+from graphrag.errors import IngestError, InvalidArgumentError
 from graphrag.ids import document_id
 from graphrag.ingest.discover import discover
 from graphrag.ingest.loaders import load_file
@@ -40,6 +40,8 @@ class IngestSummary:
         input_errors: ``(input, reason)`` of inputs that matched no file.
         file_errors: ``(path, reason)`` of files that could not be loaded.
         documents: Documents loaded from the files.
+        removed: Stored records (of JSON, JSON Lines and CSV files) that are no longer in
+            their file: deleted, as a fresh ingest of the file would not have them.
         report: The builder's merged report.
         seconds: Wall time of the whole job (loading included).
     """
@@ -48,6 +50,7 @@ class IngestSummary:
     input_errors: list[tuple[str, str]] = field(default_factory=list)
     file_errors: list[tuple[str, str]] = field(default_factory=list)
     documents: int = 0
+    removed: int = 0
     report: IngestReport = field(default_factory=IngestReport)
     seconds: float = 0.0
 
@@ -58,7 +61,11 @@ class IngestSummary:
 
     @property
     def failures(self) -> list[tuple[str, str]]:
-        """Every failure (inputs, files, documents) as ``(input, path or source, reason)``."""
+        """Every failure as a ``(what, reason)`` pair, in this order.
+
+        ``what`` is the input that matched no file, then the path of a file that could not
+        be loaded, then the source of a document that failed to build.
+        """
         return [*self.input_errors, *self.file_errors, *self.report.failed]
 
     @property
@@ -133,7 +140,7 @@ async def run_ingest(
     """
     if batch_size < 1:
         msg = f"batch size must be at least 1 (got {batch_size})"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     start = time.perf_counter()
     follow = components.settings.ingest.follow_external_links
     paths, errors = await asyncio.to_thread(
@@ -148,6 +155,7 @@ async def run_ingest(
         if not documents:
             continue
         summary.documents += len(documents)
+        summary.removed += await _remove_vanished_records(components, documents)
         for document in documents:
             if pending and _chars(pending) + len(document.text) > max_chars:
                 done = await _ingest_batch(components, pending, summary, force=force, done=done)
@@ -164,6 +172,32 @@ async def run_ingest(
     _notify(progress, done, summary.documents)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+async def _remove_vanished_records(components: Components, documents: list[Document]) -> int:
+    """Delete stored records of a multi-record file that the file no longer holds.
+
+    Only for files that loaded: a file that fails keeps its stored records.
+
+    Returns:
+        How many were deleted.
+    """
+    from graphrag.resolution.actions import delete_documents
+
+    prefixes = {d.source.split("#", 1)[0] + "#" for d in documents if "#" in d.source}
+    if not prefixes:
+        return 0
+    present = {d.id for d in documents}
+    stored = await components.store.list_documents()
+    gone = [
+        d.id
+        for d in stored
+        if d.id not in present and any(d.source.startswith(p) for p in prefixes)
+    ]
+    if gone:
+        logger.info("deleting %d records no longer in their file", len(gone))
+        await delete_documents(components.store, components.builder.reconciler, gone)
+    return len(gone)
 
 
 def _chars(documents: Sequence[Document]) -> int:
@@ -266,11 +300,11 @@ def _absolute(ref: str) -> str:
     return str(path.resolve())
 
 
-async def undo_merge(components: Components, merge_id: str) -> int:
+async def undo_merge(components: Components, merge_id: str) -> tuple[int, bool]:
     """Undo a merge and derive the documents it touched again (from the stored chunks).
 
     Returns:
-        The number of documents derived again.
+        The number of documents derived again, and whether the merge was already undone.
 
     Raises:
         NotFoundError: If there is no such merge.
@@ -278,4 +312,4 @@ async def undo_merge(components: Components, merge_id: str) -> int:
     from graphrag.resolution.actions import undo_merge as undo
 
     _, outcome = await undo(components.store, components.builder.reconciler, merge_id)
-    return outcome.documents
+    return outcome.documents, outcome.already_undone

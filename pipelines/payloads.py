@@ -63,6 +63,7 @@ def ingest_payload(summary: IngestSummary) -> dict[str, Any]:
         "replaced": report.replaced,
         "unchanged": report.unchanged,
         "failed": len(report.failed),
+        "records_removed": summary.removed,
         "chunks": report.chunks,
         "entities_new": report.entities_new,
         "relations_new": report.relations_new,

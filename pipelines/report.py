@@ -123,6 +123,7 @@ def ingest_table(summary: IngestSummary) -> Table:
         ("  replaced", str(report.replaced)),
         ("  unchanged", str(report.unchanged)),
         ("  failed", str(len(report.failed))),
+        ("records removed", str(summary.removed)),
         ("chunks", str(report.chunks)),
         ("entities (new)", str(report.entities_new)),
         ("relations (new)", str(report.relations_new)),
@@ -137,8 +138,10 @@ def ingest_table(summary: IngestSummary) -> Table:
     for name, value in rows:
         if name == "inputs failed" and not summary.input_errors:
             continue
+        if name == "records removed" and not summary.removed:
+            continue
         if name == "files" and not summary.files and not summary.file_errors:
-            continue  # documents re-loaded by id (undo of a merge), not discovered files
+            continue  # no file was found: the "inputs failed" line says why
         table.add_row(name, value)
     return table
 

@@ -1,10 +1,12 @@
 """Sentence-transformers embedder (default: the bundled all-MiniLM-L6-v2, CPU, offline).
 
 Example:
-    >>> embedder = SentenceTransformerEmbedder(EmbeddingSettings())
-    >>> vectors = await embedder.embed(["Marie Curie", "Warsaw"])  # doctest: +SKIP
-    >>> vectors.shape
-    (2, 384)
+    ```python
+    async def embed() -> None:
+        embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+        vectors = await embedder.embed(["Marie Curie", "Warsaw"])
+        print(vectors.shape)  # (2, 384)
+    ```
 """
 
 from __future__ import annotations
@@ -56,9 +58,10 @@ class SentenceTransformerEmbedder:
         settings: Model folder, batch size, torch threads and query cache size.
 
     Example:
-        >>> embedder = SentenceTransformerEmbedder(EmbeddingSettings(batch_size=64))
-        >>> embedder.embed_sync(["a", "b"]).shape  # doctest: +SKIP
-        (2, 384)
+        ```python
+        embedder = SentenceTransformerEmbedder(EmbeddingSettings(batch_size=64))
+        embedder.embed_sync(["a", "b"]).shape  # (2, 384)
+        ```
     """
 
     def __init__(self, settings: EmbeddingSettings) -> None:
@@ -115,6 +118,10 @@ class SentenceTransformerEmbedder:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            # the library prints nothing: no "\rLoading weights" progress bar on stderr
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
             torch.set_num_threads(self._settings.threads or os.cpu_count() or 1)
             model = SentenceTransformer(str(path), device="cpu")

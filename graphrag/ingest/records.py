@@ -32,6 +32,15 @@ logger = logging.getLogger(__name__)
 _EOF_IN_QUOTES = "unexpected end of data"
 
 
+_JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+               list: "a list", dict: "an object", type(None): "null"}  # fmt: skip
+
+
+def json_kind(value: object) -> str:
+    """How JSON calls a parsed value's kind (``a number``, ``null``...), for messages."""
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
 def _too_deep(what: str) -> str:
     depth = sys.getrecursionlimit()
     return f"{what} nested deeper than about {depth} levels, which the JSON parser cannot read"
@@ -46,7 +55,8 @@ def load_json(path: Path, raw: str, settings: IngestSettings) -> list[Document]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        reason = f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix the file"
+        problem = exc.msg.removesuffix(" at")
+        reason = f"invalid JSON at line {exc.lineno} column {exc.colno} ({problem}); fix the file"
         raise IngestError(where, reason) from exc
     except RecursionError:
         raise IngestError(where, _too_deep("JSON") + "; flatten the file") from None
@@ -54,7 +64,7 @@ def load_json(path: Path, raw: str, settings: IngestSettings) -> list[Document]:
         data = [data]
     if not isinstance(data, list):
         reason = (
-            f"JSON top level is a {type(data).__name__}; expected a list of record objects "
+            f"JSON top level is {json_kind(data)}; expected a list of record objects "
             "or one record object"
         )
         raise IngestError(where, reason)
@@ -71,7 +81,8 @@ def load_jsonl(path: Path, raw: str, settings: IngestSettings) -> list[Document]
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             reason = (
-                f"line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                f"line {line_no} is not valid JSON ({exc.msg.removesuffix(' at')} at column "
+                f"{exc.colno}); "
                 "fix or remove that line"
             )
             raise IngestError(str(path), reason) from exc
@@ -87,7 +98,7 @@ def _record_key(where: str, label: str, record: dict[str, Any]) -> str | None:
         return None
     key = record["id"]
     if isinstance(key, bool) or not isinstance(key, str | int):
-        reason = f"{label}: field 'id' must be a string or an integer, not {type(key).__name__}"
+        reason = f"{label}: field 'id' must be a string or an integer, not {json_kind(key)}"
         raise IngestError(where, reason)
     return str(key)
 
@@ -96,7 +107,7 @@ def _record_text(where: str, label: str, record: Any, settings: IngestSettings) 
     field = settings.json_text_field
     if not isinstance(record, dict):
         reason = (
-            f"{label} is a JSON {type(record).__name__}, not an object; each record must "
+            f"{label} is {json_kind(record)}, not an object; each record must "
             f"be an object with a {field!r} field"
         )
         raise IngestError(where, reason)
@@ -109,7 +120,7 @@ def _record_text(where: str, label: str, record: Any, settings: IngestSettings) 
         raise IngestError(where, reason)
     value = record[field]
     if not isinstance(value, str):
-        reason = f"{label}: field {field!r} must be a string, not {type(value).__name__}"
+        reason = f"{label}: field {field!r} must be a string, not {json_kind(value)}"
         raise IngestError(where, reason)
     return value
 

@@ -61,9 +61,11 @@ async def undo_merge(
         NotFoundError: If there is no such merge.
     """
     async with store.writer_lock():
+        before = [m for m in await store.merges() if m.id == merge]
         record = await store.mark_merge_undone(merge)
         await store.mark_dirty([record.alias_id, record.canonical_id])
         outcome = await reconciler.run()
+    outcome.already_undone = bool(before and before[0].undone_at is not None)
     return record, outcome
 
 

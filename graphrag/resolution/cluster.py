@@ -5,7 +5,9 @@ Keys are joined by three kinds of evidence, each a property of the two keys alon
 * ``type``: the same normalised name, one of them generic (``ENTITY``, ``CONCEPT``,
   ``TITLE``): an unlabelled mention adopts the typed entity of that name.
 * ``acronym``: one key is written as an acronym (``NASA``), the other's initials spell it,
-  and at least one stored document mentions both.
+  at least one stored document mentions both, and no other name of the region fits that
+  acronym the same way (an ambiguous acronym joins nothing; a noun phrase is never a long
+  form).
 * ``embedding``: name embeddings with a cosine of at least the threshold, compatible types
   and a shared character trigram (the stored :class:`~graphrag.resolution.models.KeyLink`).
 
@@ -25,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from graphrag.extract.types import compatible, is_generic
+from graphrag.extract.types import CONCEPT, compatible, is_generic
 from graphrag.ids import merge_id
 from graphrag.models import Entity, MergeRecord
 from graphrag.resolution.keys import acronym_norm, initials, is_acronym, linkable
@@ -67,12 +69,13 @@ def acronym_pairs(infos: Mapping[str, KeyInfo]) -> list[tuple[str, str]]:
     """``(acronym key, long-form key)`` pairs of the region, before the shared-document check.
 
     The acronym key must be written in capitals (its display name) and the long form's
-    initials must spell it; types must be compatible.
+    initials must spell it; types must be compatible, and a noun phrase (``CONCEPT``, such as
+    "public areas") is never a long form.
     """
     long_forms: dict[str, list[KeyInfo]] = defaultdict(list)
     for info in infos.values():
         abbreviation = initials(info.norm)
-        if abbreviation is not None:
+        if abbreviation is not None and info.type != CONCEPT:
             long_forms[abbreviation].append(info)
     pairs: list[tuple[str, str]] = []
     for info in infos.values():
@@ -85,8 +88,21 @@ def acronym_pairs(infos: Mapping[str, KeyInfo]) -> list[tuple[str, str]]:
 
 
 def acronym_edges(pairs: Iterable[tuple[str, str]], shared: set[tuple[str, str]]) -> list[Edge]:
-    """The acronym pairs that co-occur in at least one document."""
-    return [_edge(a, f, "acronym", 1.0) for a, f in pairs if (a, f) in shared]
+    """An acronym joins its long form only when exactly one long form fits.
+
+    Of the pairs, those mentioned together in at least one document count; an acronym with
+    two or more such long forms ("PA": Press Association, Prince Albert, Peter Alexander) is
+    ambiguous and joins none, so an acronym never ties unrelated names together.
+    """
+    fitting: dict[str, list[str]] = defaultdict(list)
+    for acronym, form in pairs:
+        if (acronym, form) in shared:
+            fitting[acronym].append(form)
+    return [
+        _edge(acronym, forms[0], "acronym", 1.0)
+        for acronym, forms in sorted(fitting.items())
+        if len(forms) == 1
+    ]
 
 
 def link_edges(

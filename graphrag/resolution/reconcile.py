@@ -57,6 +57,8 @@ class ReconcileReport:
 
     keys: int = 0
     region: int = 0
+    interrupted: int = 0
+    already_undone: bool = False
     removed: int = 0
     merges: int = 0
     documents: int = 0
@@ -109,6 +111,7 @@ class Reconciler:
         """
         start = time.perf_counter()
         report = ReconcileReport()
+        await self._remove_interrupted(report)
         while dirty := await self._store.dirty_keys(DIRTY_BATCH):
             infos = {i.key: i for i in await self._store.key_infos(dirty)}
             await self._link(list(infos.values()), vectors or {})
@@ -130,6 +133,22 @@ class Reconciler:
                 report.seconds,
             )  # fmt: skip
         return report
+
+    async def _remove_interrupted(self, report: ReconcileReport) -> None:
+        """Remove documents a run interrupted while writing them in parts.
+
+        A large document is ``processing`` while its parts are written, under the writer
+        lock the caller holds now; so one found here was left by a run that stopped.
+        """
+        from graphrag.models import DocumentStatus
+
+        for doc in await self._store.list_documents(status=DocumentStatus.PROCESSING):
+            logger.warning(
+                "removing %s: an interrupted run left it partly written; ingest it again",
+                doc.source,
+            )
+            await self._store.delete_document(doc.id)
+            report.interrupted += 1
 
     # ------------------------------------------------------------------ new keys
 

@@ -99,7 +99,7 @@ class SQLiteStoreBase:
         except StoreError:
             raise
         except sqlite3.Error as exc:
-            if "malformed" in str(exc).lower():
+            if isinstance(exc, sqlite3.DatabaseError) and schema.damaged(exc):
                 raise schema.open_error(self._path, exc) from exc
             msg = f"{what} failed on the embedded store at {self._path}: {exc}"
             raise StoreQueryError(msg) from exc

@@ -230,6 +230,12 @@ def _has_sqlite_header(path: Path) -> bool:
         return False
 
 
+def damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite reports a damaged file (pages or an FTS index that cannot be read)."""
+    text = str(exc).lower()
+    return "malformed" in text or "vtable constructor failed" in text or "corrupt" in text
+
+
 def open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailableError:
     """Translate an SQLite failure to open or read a store file into a clear error.
 
@@ -242,13 +248,13 @@ def open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailableError:
             f"the embedded store at {path} is locked by another process ({exc}); wait for it "
             "to finish and retry"
         )
-    elif "malformed" in text or ("not a database" in text and _has_sqlite_header(path)):
+    elif damaged(exc) or ("not a database" in text and _has_sqlite_header(path)):
         msg = f"the embedded store at {path} is damaged ({exc}); {DAMAGED_HINT}"
     elif "not a database" in text:
         msg = (
-            f"cannot open the embedded store at {path}: the file is not an SQLite database "
-            "(it was not written by graphrag); point GRAPHRAG_EMBEDDED__PATH at the store's "
-            "file or at a new path"
+            f"cannot open the embedded store at {path}: the file is not an SQLite database, "
+            "or its header is damaged; point GRAPHRAG_EMBEDDED__PATH at the store's file or "
+            f"at a new path (if it was a graph store: {DAMAGED_HINT})"
         )
     else:
         msg = (
@@ -291,6 +297,10 @@ def probe(path: Path, *, embedding_model: str, dim: int) -> str:
             _refuse_foreign(path, tables)
             return "missing"
         meta = _meta(conn)
+    except sqlite3.OperationalError as exc:
+        if "no such column" in str(exc).lower():  # a "meta" table of another application
+            _refuse_foreign(path, {*tables, "meta (not graphrag's)"})
+        raise open_error(path, exc) from exc
     except sqlite3.DatabaseError as exc:
         raise open_error(path, exc) from exc
     finally:
@@ -302,6 +312,7 @@ def probe(path: Path, *, embedding_model: str, dim: int) -> str:
 
 def _refuse_foreign(path: Path, tables: set[str]) -> None:
     if tables - _OUR_TABLES - {"sqlite_sequence"}:
+        tables = tables - {"meta"} if "meta (not graphrag's)" in tables else tables
         msg = (
             f"{path} is an SQLite database but not a graphrag embedded store (it has tables "
             f"{sorted(tables)[:5]}); nothing was changed; use another GRAPHRAG_EMBEDDED__PATH"

@@ -1,7 +1,12 @@
 """Write side of the embedded store: atomic document upserts and exact retraction.
 
-Every function here runs on the single write connection, inside a transaction the caller
-opens with :func:`transaction`.
+Every function here runs on the single write connection. The entry points open their own
+transaction with :func:`transaction`: :func:`upsert` one per document (the store calls it
+for each document of a batch, so the documents before a failing one stay written),
+:func:`rederive` one per call (all its documents or none), and :func:`delete`,
+:func:`set_status` and :func:`mark_undone` one each. The building blocks :func:`retract`,
+:func:`insert` and :func:`write_merges` open none: they run inside their caller's
+transaction (here, or in :mod:`.parts`).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from graphrag.errors import NotFoundError, StoreQueryError
@@ -23,7 +29,7 @@ from graphrag.models import (
     MergeRecord,
     WriteReport,
 )
-from graphrag.stores.embedded import keys, rows
+from graphrag.stores.embedded import keys, rows, schema
 from graphrag.stores.embedded.plan import Plan, fail, prepare
 from graphrag.stores.embedded.rows import batched, marks
 
@@ -56,6 +62,9 @@ def transaction(conn: sqlite3.Connection, what: str) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, sqlite3.DatabaseError) and schema.damaged(exc):
+                path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+                raise schema.open_error(path, exc) from exc
             msg = f"{what} failed: {exc}; nothing of it was written"
             raise StoreQueryError(msg) from exc
         raise
@@ -294,7 +303,7 @@ def _insert_derived(
 
 
 def insert(conn: sqlite3.Connection, plan: Plan, *, derived: bool = True) -> WriteReport:
-    """Write a validated document graph (after :func:`retract`), inside a transaction.
+    """Write a validated document graph (after :func:`retract`), in the caller's transaction.
 
     The chunks' extractions are counted by key (their keys become dirty). Without
     ``derived`` only the raw facts are written and the document is left pending.
@@ -316,7 +325,11 @@ def insert(conn: sqlite3.Connection, plan: Plan, *, derived: bool = True) -> Wri
 
 
 def write_merges(conn: sqlite3.Connection, merges: list[MergeRecord]) -> int:
-    """Insert merge records that are not stored yet; return how many were new."""
+    """Insert merge records that are not stored yet (in the caller's transaction).
+
+    Returns:
+        How many records were new.
+    """
     count = 0
     for merge in merges:
         count += conn.execute(
@@ -342,7 +355,7 @@ def _count_new(report: WriteReport, plan: Plan, had: tuple[set[str], set[str]]) 
 def upsert(
     conn: sqlite3.Connection, graph: DocumentGraph, dim: int, *, derived: bool = True
 ) -> WriteReport:
-    """Validate and write one document graph atomically, replacing an older version.
+    """Validate and write one document graph in one transaction, replacing an older version.
 
     Raises:
         StoreQueryError: If the graph is invalid or SQLite fails; nothing is written.

@@ -269,7 +269,7 @@ def test_json_missing_text_field(tmp_path: Path, ingest: IngestSettings) -> None
     [
         ('{"text": "a",', "invalid JSON at line 1"),
         ("42", "expected a list of record objects"),
-        ('["just a string"]', "record 0 is a JSON str, not an object"),
+        ('["just a string"]', "record 0 is a string, not an object"),
         ('[{"text": 5}]', "field 'text' must be a string"),
         ('[{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]', "repeats id 'a'"),
         ('[{"id": [1], "text": "x"}]', "field 'id' must be a string or an integer"),

@@ -240,7 +240,9 @@ class RetrievalSettings(_Section):
     max_entities: int = Field(default=40, ge=1, description="Entities kept after expansion.")
     k_entities: int = Field(default=8, ge=1, description="Entity seeds from vector search.")
     k_chunks: int = Field(default=30, ge=1, description="Candidates per ranked list.")
-    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(
+        default=60, ge=1, description="Reciprocal-rank-fusion constant (hybrid with RRF only)."
+    )
     ppr_damping: float = Field(default=0.5, gt=0.0, lt=1.0, description="PageRank damping.")
     ppr_temperature: float = Field(default=0.02, gt=0.0, description="Softmax temp (dense).")
     ppr_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Dense reset share.")

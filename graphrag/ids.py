@@ -49,6 +49,10 @@ def normalize_name(name: str) -> str:
 
     Returns:
         The normalised name (may be empty if the name was only punctuation).
+
+    Example:
+        >>> normalize_name("The  Beatles'"), normalize_name("Marie Curie’s")
+        ('beatles', 'marie curie')
     """
     text = unicodedata.normalize("NFKC", name).casefold()
     text = text.replace("’", "'")
@@ -60,7 +64,12 @@ def normalize_name(name: str) -> str:
 
 
 def document_id(source: str) -> str:
-    """Return the id of a document from its source URI (path, URL or dataset key)."""
+    """Return the id of a document from its source URI (path, URL or dataset key).
+
+    Example:
+        >>> document_id("notes.txt")
+        'd_83348d283c1ba0b3b4d55fdc04c39a16'
+    """
     return "d_" + digest(source)
 
 
@@ -70,7 +79,12 @@ def chunk_id(doc_id: str, ordinal: int) -> str:
 
 
 def entity_id(normalized_name: str, entity_type: str) -> str:
-    """Return the id of an entity from its normalised name and type."""
+    """Return the id of an entity from its normalised name and type (case-insensitive).
+
+    Example:
+        >>> entity_id("marie curie", "person") == entity_id("marie curie", "PERSON")
+        True
+    """
     return "e_" + digest(normalized_name, entity_type.upper())
 
 
@@ -94,5 +108,9 @@ def is_valid_key(key: str) -> bool:
 
     Keys are 1-254 bytes of ``A-Z a-z 0-9 _ - . @ ( ) + , = ; $ ! * ' % :``; this check also
     rejects ``:`` because SmartGraphs reserve it.
+
+    Example:
+        >>> is_valid_key("e_1f3a"), is_valid_key("a:b"), is_valid_key("a/b")
+        (True, False, False)
     """
     return bool(_KEY_OK.match(key))

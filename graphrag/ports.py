@@ -327,7 +327,10 @@ class GraphStore(DocumentStore, SearchIndex, GraphReader, ResolutionStore, Proto
         ...
 
     async def mark_merge_undone(self, merge_id: str) -> MergeRecord:
-        """Mark a merge as undone (the caller then re-processes affected documents).
+        """Mark a merge as undone; nothing else changes.
+
+        The caller then resolves the merge's keys again and derives the affected documents
+        from their stored chunks (:func:`graphrag.resolution.actions.undo_merge`).
 
         Raises:
             NotFoundError: If there is no such merge.

@@ -231,9 +231,13 @@ async def analyze_graph(
     """Rank entities, find communities and save both to the store (replacing older ones).
 
     Example:
-        >>> report = await analyze_graph(components.store)
-        >>> report.communities
-        12
+        ```python
+        async def analyze(settings: Settings) -> None:
+            components = await open_components(settings)
+            report = await analyze_graph(components.store)
+            print(report.entities, report.communities)
+            await components.close()
+        ```
 
     Args:
         store: The graph store to read and update.

@@ -14,6 +14,7 @@ from graphrag.answer.relevance import (
     best_similarity,
     word_overlap,
 )
+from graphrag.errors import InvalidArgumentError
 from graphrag.models import Answer, AnswerKind, Citation, RetrievedContext, ScoredChunk
 from graphrag.ports import Embedder
 
@@ -155,10 +156,13 @@ class ExtractiveAnswerer:
         min_relevance: The relevance floor (``answer.min_relevance``); 0 never abstains.
 
     Example:
-        >>> answerer = ExtractiveAnswerer(embedder)
-        >>> answer = await answerer.answer(question, context)  # doctest: +SKIP
-        >>> answer.citations[0].quote in context.chunks[0].text  # doctest: +SKIP
-        True
+        ```python
+        async def ask(service: RetrievalService, embedder: Embedder, question: str) -> Answer:
+            context = await service.retrieve(question)
+            answer = await ExtractiveAnswerer(embedder).answer(question, context)
+            # every citation quotes a retrieved chunk verbatim (unless the answer abstains)
+            return answer
+        ```
     """
 
     def __init__(
@@ -170,10 +174,10 @@ class ExtractiveAnswerer:
     ) -> None:
         if max_sentences < 1:
             msg = f"max_sentences must be at least 1, got {max_sentences}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         if not 0.0 <= min_relevance <= 1.0:
             msg = f"min_relevance must be between 0 and 1, got {min_relevance}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         self._embedder = embedder
         self._max_sentences = max_sentences
         self._min_relevance = min_relevance

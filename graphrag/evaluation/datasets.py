@@ -79,8 +79,10 @@ class EvalDataset:
     """A corpus of passages and questions with gold passages.
 
     Example:
-        >>> ds = load_dataset("data/musique_train").slice(10)  # doctest: +SKIP
-        >>> docs = ds.documents()  # doctest: +SKIP
+        ```python
+        dataset = load_dataset("../shared/data/musique_train").slice(10)
+        documents = dataset.documents()  # one text document per passage
+        ```
     """
 
     name: str

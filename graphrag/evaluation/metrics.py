@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from graphrag.errors import InvalidArgumentError
+
 __all__ = [
     "ALL_GOLD_KS",
     "RECALL_KS",
@@ -51,7 +53,7 @@ def recall_at_k(ranking: Sequence[str], gold: set[str], k: int) -> float:
         A value in ``[0, 1]``.
 
     Raises:
-        ValueError: If ``gold`` is empty or ``k`` is below 1.
+        InvalidArgumentError: If ``gold`` is empty or ``k`` is below 1.
     """
     _check(gold, k)
     return len(gold.intersection(ranking[:k])) / len(gold)
@@ -61,7 +63,7 @@ def all_gold_at_k(ranking: Sequence[str], gold: set[str], k: int) -> bool:
     """Return whether every gold passage is in the top ``k``.
 
     Raises:
-        ValueError: If ``gold`` is empty or ``k`` is below 1.
+        InvalidArgumentError: If ``gold`` is empty or ``k`` is below 1.
     """
     _check(gold, k)
     return gold.issubset(ranking[:k])
@@ -77,7 +79,7 @@ def percentile(values: Sequence[float], q: float) -> float:
         return math.nan
     if not 0.0 <= q <= 100.0:
         msg = f"percentile q must be within [0, 100] (got {q})"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     ordered = sorted(values)
     position = (len(ordered) - 1) * q / 100.0
     low = math.floor(position)
@@ -156,11 +158,11 @@ def score_mode(
         The aggregated scores (all zero for an empty question list).
 
     Raises:
-        ValueError: If ``rankings`` and ``golds`` differ in length.
+        InvalidArgumentError: If ``rankings`` and ``golds`` differ in length.
     """
     if len(rankings) != len(golds):
         msg = f"{len(rankings)} rankings but {len(golds)} gold sets; pass one per question"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     n = len(golds)
     recall = {
         k: sum(recall_at_k(r, g, k) for r, g in zip(rankings, golds, strict=True)) / n if n else 0.0
@@ -180,10 +182,10 @@ def score_mode(
 def _check(gold: set[str], k: int) -> None:
     if not gold:
         msg = "gold set is empty; a question needs at least one gold passage to be scored"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     if k < 1:
         msg = f"k must be at least 1 (got {k})"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
 
 
 def _finite(value: float) -> float | None:

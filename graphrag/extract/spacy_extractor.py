@@ -6,10 +6,18 @@ object triples from the dependency parse and sentence co-occurrence). Everything
 local ``en_core_web_sm`` pipeline; nothing is loaded before the first extraction.
 
 Example:
-    >>> extractor = SpacyExtractor(ExtractionSettings(processes=1))
-    >>> [result] = extractor.extract_sync([chunk])  # doctest: +SKIP
-    >>> [(m.surface, m.type) for m in result.mentions]  # doctest: +SKIP
-    [('Marie Curie', 'PERSON'), ('Warsaw', 'GPE')]
+    ```python
+    from graphrag.config import ChunkingSettings, ExtractionSettings
+    from graphrag.ingest import RegexTokenCounter, SentenceChunker
+
+    extractor = SpacyExtractor(ExtractionSettings(processes=1))
+    chunks = SentenceChunker(ChunkingSettings(), RegexTokenCounter()).chunk(
+        "d_1", "Marie Curie was born in Warsaw."
+    )
+    [result] = extractor.extract_sync(chunks)
+    print([(m.surface, m.type) for m in result.mentions])
+    # [('Marie Curie', 'PERSON'), ('Warsaw', 'GPE')]
+    ```
 """
 
 from __future__ import annotations
@@ -118,8 +126,11 @@ class SpacyExtractor:
             labels, co-occurrence cap and whether noun phrases become ``CONCEPT`` entities.
 
     Example:
-        >>> extractor = SpacyExtractor(ExtractionSettings())
-        >>> results = await extractor.extract(chunks)  # doctest: +SKIP
+        ```python
+        async def extract(chunks: list[Chunk]) -> list[ChunkExtraction]:
+            extractor = SpacyExtractor(ExtractionSettings())
+            return await extractor.extract(chunks)  # one ChunkExtraction per chunk
+        ```
     """
 
     def __init__(self, settings: ExtractionSettings) -> None:

@@ -1,13 +1,16 @@
 """Ingestion: discover input files, load them into documents, chunk and count tokens.
 
 Example:
-    >>> from graphrag.config import Settings
-    >>> from graphrag.ingest import SentenceChunker, TokenCounter, discover, load_file
-    >>> settings = Settings()
-    >>> paths, errors = discover(["docs/"])  # doctest: +SKIP
-    >>> documents = [d for p in paths for d in load_file(p, settings.ingest)]  # doctest: +SKIP
-    >>> chunker = SentenceChunker(settings.chunking, TokenCounter())
-    >>> chunks = chunker.chunk(documents[0].id, documents[0].text)  # doctest: +SKIP
+    ```python
+    from graphrag.config import Settings
+    from graphrag.ingest import SentenceChunker, TokenCounter, discover, load_file
+
+    settings = Settings()
+    paths, errors = discover(["docs/"])
+    documents = [d for p in paths for d in load_file(p, settings.ingest)]
+    chunker = SentenceChunker(settings.chunking, TokenCounter())
+    chunks = chunker.chunk(documents[0].id, documents[0].text)
+    ```
 """
 
 from __future__ import annotations

@@ -68,6 +68,10 @@ def normalize_text(text: str) -> str:
 
     Returns:
         The normalised text (empty if ``text`` held only whitespace).
+
+    Example:
+        >>> normalize_text("Title  \r\n\r\n\r\n\r\nBody\x00\n\n")
+        'Title\n\n\nBody'
     """
     text = strip_controls(unicodedata.normalize("NFC", text))
     text = _TRAILING_WS.sub("", text)

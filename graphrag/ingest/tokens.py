@@ -69,9 +69,10 @@ class TokenCounter:
             :func:`graphrag.embed.default_model_path` (the bundled MiniLM).
 
     Example:
-        >>> counter = TokenCounter()
-        >>> counter.count("GraphRAG builds graphs.")  # doctest: +SKIP
-        5
+        ```python
+        counter = TokenCounter()
+        counter.count("GraphRAG builds graphs.")  # 5
+        ```
     """
 
     def __init__(self, model_dir: Path | None = None) -> None:

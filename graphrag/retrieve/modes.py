@@ -22,7 +22,7 @@ import logging
 from typing import Literal
 
 from graphrag.config import RetrievalSettings
-from graphrag.errors import InvalidQueryError
+from graphrag.errors import InvalidArgumentError, InvalidQueryError
 from graphrag.models import CandidateRequest, Candidates, Hit, RetrievalMode, RetrievedContext
 from graphrag.ports import Embedder, GraphStore
 from graphrag.retrieve.base import (
@@ -54,19 +54,9 @@ logger = logging.getLogger(__name__)
 FusionMethod = Literal["rrf", "minmax"]
 
 HYBRID_FUSION: FusionMethod = "minmax"
-"""How ``hybrid`` fuses its lists, chosen on the dev sets (benchmarks/tune_retrieval.py).
-
-R@5 (R@2) MuSiQue / HotpotQA, 100 questions each, MiniLM + spaCy graph:
-
-- RRF (k=60), weights 1/1/1: 60.4 (45.9) / 81.5 (60.5)
-- RRF, weights 2/1/1: 59.8 (44.2) / 81.0 (60.0)
-- min-max 0.5 dense + 0.2 BM25 + 0.3 graph: 65.2 (48.6) / 80.0 (64.0)  <- chosen
-- min-max 0.7 dense + 0.3 BM25: 64.0 (47.8) / 79.5 (66.0)
-- min-max 0.6 / 0.2 / 0.2: 64.2 (47.9) / 79.0 (63.5)
-
-Weighted min-max keeps the score margins RRF throws away (as RETRIEVAL-NOTES.md found for
-dense + BM25); it wins on average and on R@2 on both sets.
-"""
+"""How ``hybrid`` fuses its lists: weighted min-max, which keeps the score margins RRF throws
+away; chosen on the dev sets with benchmarks/tune_retrieval.py (figures: docs/evaluation.md,
+"Tuning")."""
 
 HYBRID_WEIGHTS: tuple[float, float, float] = (0.5, 0.2, 0.3)
 """Weights of the (dense, BM25, graph) lists in ``hybrid`` fusion."""
@@ -105,8 +95,13 @@ class RetrievalService:
         hybrid_weights: Weights of the (dense, BM25, graph) lists in ``hybrid``.
 
     Example:
-        >>> service = RetrievalService(store, embedder, settings.retrieval, analyzer)
-        >>> context = await service.retrieve("Who founded X?", mode="ppr")  # doctest: +SKIP
+        ```python
+        async def ask(store: GraphStore, embedder: Embedder, settings: Settings) -> None:
+            analyzer = QuestionAnalyzer(settings.extraction)
+            service = RetrievalService(store, embedder, settings.retrieval, analyzer)
+            context = await service.retrieve("Who founded the Radium Institute?", mode="ppr")
+            print([(chunk.source, chunk.score) for chunk in context.chunks])
+        ```
     """
 
     def __init__(
@@ -122,7 +117,7 @@ class RetrievalService:
     ) -> None:
         if hybrid_fusion not in ("rrf", "minmax"):
             msg = f"hybrid_fusion must be 'rrf' or 'minmax', got {hybrid_fusion!r}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         self._fusion: FusionMethod = hybrid_fusion
         self._hybrid_weights = hybrid_weights
         self._store = store

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from graphrag.errors import InvalidArgumentError
 from graphrag.models import Hit, Subgraph
 
 __all__ = [
@@ -151,11 +152,13 @@ def build_reset(
     dense_weight: float,
     temperature: float,
 ) -> np.ndarray:
-    """Build the size-invariant reset vector of RETRIEVAL-NOTES.md.
+    """Build the reset (personalisation) vector of the ``ppr`` mode.
 
     ``reset = dense_weight * softmax(dense / temperature) + (1 - dense_weight) * seeds / sum``,
-    where the softmax runs over the dense candidate passages only. Without entity seeds all
-    mass goes to the dense part; without dense hits all mass goes to the seeds.
+    where the softmax runs over the dense candidate passages only. Both parts sum to 1 on
+    their own, so the split between them does not depend on how many candidates or seeds
+    there are. Without entity seeds all mass goes to the dense part; without dense hits all
+    mass goes to the seeds.
 
     Args:
         graph: The graph (ids not in it are ignored).
@@ -215,18 +218,18 @@ def personalized_pagerank(
         reset vector is all zeros) and the number of iterations run.
 
     Raises:
-        ValueError: If ``damping`` is outside ``(0, 1)`` or the reset has the wrong shape or
-            negative entries.
+        InvalidArgumentError: If ``damping`` is outside ``(0, 1)`` or the reset has the
+            wrong shape or negative entries.
     """
     if not 0.0 < damping < 1.0:
         msg = f"ppr damping must be in (0, 1), got {damping}"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     if reset.shape != (graph.size,):
         msg = f"reset vector has shape {reset.shape}, expected ({graph.size},)"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     if np.any(reset < 0):
         msg = "reset vector has negative entries"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     total = float(reset.sum())
     if total <= 0.0:
         return np.zeros(graph.size, dtype=np.float64), 0

@@ -1,6 +1,6 @@
 """The ``ppr`` mode: HippoRAG-style personalised PageRank over the passage-entity graph.
 
-Recipe (docs: RETRIEVAL-NOTES.md, the best row on both dev sets):
+Recipe (the ``retrieval.ppr_*`` defaults were tuned on the dev sets, see docs/evaluation.md):
 
 1. dense candidates: ``vector_search("chunks", question, ppr_dense_candidates)``;
 2. seeds: question entities linked by exact normalised name, else nearest entity by cosine,
@@ -53,11 +53,10 @@ dense softmax; the rest stay in the reset vector but their (negligible) mass is 
 the store expanding their neighbourhoods."""
 
 RELATION_EDGE_WEIGHT = 0.0
-"""Factor on relation edges in the walk. Measured on the dev sets (R@5 MuSiQue / HotpotQA):
-1.0 -> 71.7 / 82.0, 0.3 -> 72.5 / 83.5, 0.1 -> 72.5 / 84.0, 0.0 -> 73.0 / 85.0. Sentence
-co-occurrence cliques make the relation graph dense, and mass that wanders between entities
-is lost to the passages, so the walk uses mention edges only; relations still give the
-context's paths."""
+"""Factor on relation edges in the walk: 0 (mention edges only) did best on both dev sets
+(figures: docs/evaluation.md, "Tuning"). Sentence co-occurrence cliques make the relation
+graph dense, and mass that wanders between entities is lost to the passages; relations still
+give the context's paths."""
 
 
 def seed_weights(

@@ -62,9 +62,10 @@ class QuestionAnalyzer:
         nlp: An already loaded spaCy pipeline to reuse (optional).
 
     Example:
-        >>> analyzer = QuestionAnalyzer(ExtractionSettings())
-        >>> analyzer.entities("Who founded the company that made the iPod?")  # doctest: +SKIP
-        ['iPod']
+        ```python
+        analyzer = QuestionAnalyzer(ExtractionSettings())
+        analyzer.entities("Who founded the company that made the iPod?")  # ['iPod']
+        ```
     """
 
     def __init__(self, settings: ExtractionSettings, *, nlp: Language | None = None) -> None:

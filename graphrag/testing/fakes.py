@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from graphrag.errors import LLMError
+from graphrag.errors import InvalidArgumentError, LLMError
 from graphrag.ports import EmbedKind
 
 _WORD = re.compile(r"\w+")
@@ -42,7 +42,7 @@ class HashEmbedder:
     def __init__(self, dim: int = 64, *, word_weight: float = 2.0) -> None:
         if dim < 2:
             msg = f"HashEmbedder dim must be at least 2, got {dim}"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         self._dim = dim
         self._word_weight = word_weight
         self.calls: list[list[str]] = []

@@ -60,3 +60,14 @@ async def test_the_error_keeps_its_class_after_valid_documents(
     bad.mentions[0] = bad.mentions[0].model_copy(update={"entity_id": "e_nowhere"})
     with pytest.raises(InvalidGraphError, match="the 1 documents before it"):
         await store.upsert_documents([good, bad])
+
+
+def test_out_of_range_arguments_raise_the_projects_error() -> None:
+    """Bad arguments raise InvalidArgumentError: in the tree, and still a ValueError."""
+    from graphrag.errors import GraphRAGError, InvalidArgumentError
+    from graphrag.retrieve.fusion import rrf_fuse
+
+    with pytest.raises(InvalidArgumentError, match="rrf k") as caught:
+        rrf_fuse([[]], k=0)
+    assert isinstance(caught.value, GraphRAGError)
+    assert isinstance(caught.value, ValueError)

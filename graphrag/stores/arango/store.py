@@ -65,11 +65,15 @@ class ArangoGraphStore(ArangoResolution):
     """The graph store on ArangoDB (see docs/arango.md).
 
     Example:
-        >>> store = ArangoGraphStore.from_settings(settings.arango)
-        >>> await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
-        >>> await store.upsert_documents(graphs)
-        >>> await store.finalize_load()  # (re)build the vector indexes after a large load
-        >>> hits = await store.keyword_search("radium institute", k=5)
+        ```python
+        async def load(settings: Settings, graphs: list[DocumentGraph], embedder: Embedder) -> None:
+            store = ArangoGraphStore.from_settings(settings.arango)
+            await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
+            await store.upsert_documents(graphs)
+            await store.finalize_load()  # (re)build the vector indexes after a large load
+            print(await store.keyword_search("radium institute", k=5))
+            await store.close()
+        ```
 
     Args:
         settings: The connection settings (validated, nothing is contacted here).

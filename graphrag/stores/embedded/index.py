@@ -49,6 +49,12 @@ def fts_query(text: str) -> str | None:
 
     Returns:
         The ``MATCH`` expression, or ``None`` if no searchable word is left.
+
+    Example:
+        >>> fts_query("Who founded the Radium Institute?")
+        '"founded" OR "radium" OR "institute"'
+        >>> fts_query('radium NEAR("x" y)'), fts_query("the of")
+        ('"radium" OR "near" OR "x" OR "y"', None)
     """
     words = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS]
     unique = list(dict.fromkeys(words))[:MAX_QUERY_TERMS]

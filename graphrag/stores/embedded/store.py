@@ -49,10 +49,15 @@ class EmbeddedGraphStore(ResolutionMethods):
     """The embedded graph store: one SQLite file, no server.
 
     Example:
-        >>> store = EmbeddedGraphStore(Path(".graphrag/graph.db"))
-        >>> await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
-        >>> await store.upsert_documents(graphs)
-        >>> hits = await store.keyword_search("radium institute", k=5)
+        ```python
+        async def index_and_search(graphs: list[DocumentGraph], embedder: Embedder) -> list[Hit]:
+            store = EmbeddedGraphStore(Path(".graphrag/graph.db"))
+            await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
+            await store.upsert_documents(graphs)
+            hits = await store.keyword_search("radium institute", k=5)
+            await store.close()
+            return hits
+        ```
 
     Args:
         path: The SQLite file (created with its parent folders by :meth:`ensure_schema`).

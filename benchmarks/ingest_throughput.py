@@ -35,8 +35,8 @@ from graphrag.config import load_settings  # noqa: E402
 from graphrag.evaluation import EvalDataset, load_dataset  # noqa: E402
 from graphrag.ids import chunk_id  # noqa: E402
 from graphrag.models import Chunk  # noqa: E402
+from graphrag.operations.ingest import ingest_documents  # noqa: E402
 from graphrag.runtime import Components, configure_logging, open_components  # noqa: E402
-from pipelines.ingest_job import ingest_documents  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -36,8 +36,8 @@ from ingest_throughput import TreeMemory, warm  # noqa: E402
 from graphrag.build import IngestReport  # noqa: E402
 from graphrag.config import Settings, load_settings  # noqa: E402
 from graphrag.evaluation import load_dataset  # noqa: E402
+from graphrag.operations.ingest import ingest_documents, run_ingest  # noqa: E402
 from graphrag.runtime import Components, configure_logging, open_components  # noqa: E402
-from pipelines.ingest_job import ingest_documents, run_ingest  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

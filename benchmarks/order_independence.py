@@ -34,9 +34,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from graphrag.config import load_settings  # noqa: E402
 from graphrag.evaluation import load_dataset  # noqa: E402
 from graphrag.models import Document  # noqa: E402
+from graphrag.operations.ingest import ingest_documents  # noqa: E402
 from graphrag.runtime import Components, configure_logging, open_components  # noqa: E402
 from graphrag.testing.snapshot import snapshot  # noqa: E402
-from pipelines.ingest_job import ingest_documents  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -33,9 +33,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from graphrag.config import load_settings  # noqa: E402
 from graphrag.evaluation import EvalDataset, load_dataset, percentile  # noqa: E402
+from graphrag.operations.ingest import ingest_documents  # noqa: E402
 from graphrag.runtime import Components, configure_logging, open_components  # noqa: E402
 from pipelines.eval_job import parse_modes  # noqa: E402
-from pipelines.ingest_job import ingest_documents  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

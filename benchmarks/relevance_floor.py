@@ -169,7 +169,7 @@ async def scores_for(
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Scores per corpus, group and mode."""
-    from pipelines.ingest_job import ingest_documents, run_ingest
+    from graphrag.operations.ingest import ingest_documents, run_ingest
 
     modes = [RetrievalMode(m.strip()) for m in args.modes.split(",") if m.strip()]
     datasets = {name: load_dataset(args.data / name).slice(args.limit) for name in DATASETS}

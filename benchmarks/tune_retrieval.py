@@ -134,7 +134,7 @@ async def run_variant(components: Components, dataset: EvalDataset, name: str) -
 
 async def run(args: argparse.Namespace, dataset: EvalDataset, built: bool) -> dict[str, Any]:
     from graphrag.config import load_settings
-    from pipelines.ingest_job import ingest_documents
+    from graphrag.operations.ingest import ingest_documents
 
     settings = load_settings(args.config, embedded={"path": args.db})
     components = await open_components(settings)

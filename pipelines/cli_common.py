@@ -42,6 +42,7 @@ from graphrag.errors import (
 from pipelines.report import escape_log_output, printable, safe_json
 
 if TYPE_CHECKING:
+    from graphrag.facade import GraphRAG
     from graphrag.runtime import Components
 
 T = TypeVar("T")
@@ -330,6 +331,22 @@ async def with_components(
         return await body(components)
     finally:
         await components.close()
+
+
+def run_rag(settings: Settings, body: Callable[[GraphRAG], Coroutine[Any, Any, T]]) -> T:
+    """Open the :class:`~graphrag.facade.GraphRAG` facade, run ``body`` on it, close it."""
+    return asyncio.run(with_rag(settings, body))
+
+
+async def with_rag(settings: Settings, body: Callable[[GraphRAG], Coroutine[Any, Any, T]]) -> T:
+    """Open the facade over :func:`open_components` (the hook tests replace), run ``body``."""
+    from graphrag.facade import GraphRAG
+
+    rag = GraphRAG(await open_components(settings))
+    try:
+        return await body(rag)
+    finally:
+        await rag.close()
 
 
 def emit_json(data: Any) -> None:

@@ -6,7 +6,6 @@ app by :mod:`pipelines.cli`, the shared options come from :func:`pipelines.cli_c
 
 from __future__ import annotations
 
-import fnmatch
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,7 +18,7 @@ from pipelines.cli_common import (
     emit_json,
     enum_choice,
     errors,
-    run_with,
+    run_rag,
     say,
     shared,
     stderr,
@@ -27,8 +26,8 @@ from pipelines.cli_common import (
 )
 
 if TYPE_CHECKING:
+    from graphrag.facade import GraphRAG
     from graphrag.models import Document
-    from graphrag.runtime import Components
 
 
 @shared()
@@ -58,7 +57,6 @@ def ingest(
     ] = False,
 ) -> None:
     """Load files and build the graph; unchanged documents are skipped."""
-    from pipelines.ingest_job import run_ingest
     from pipelines.payloads import ingest_payload
     from pipelines.report import chunk_counter, ingest_table, print_failures, progress_bar
     from pipelines.report import progress_callback as callback_of
@@ -72,10 +70,9 @@ def ingest(
             progress = callback_of(bar, "documents")
             chunks = chunk_counter(bar)
 
-            async def body(c: Components) -> Any:
-                c.builder.on_chunks = chunks
-                return await run_ingest(
-                    c,
+            async def body(rag: GraphRAG) -> Any:
+                rag.components.builder.on_chunks = chunks
+                return await rag.ingest(
                     paths,
                     force=force,
                     batch_size=batch_size,
@@ -83,7 +80,7 @@ def ingest(
                     progress=progress,
                 )
 
-            summary = run_with(settings, body)
+            summary = run_rag(settings, body)
     if opts.as_json:
         emit_json(ingest_payload(summary))
     else:
@@ -133,31 +130,14 @@ def query(
         text = validate_question(question, settings.retrieval.max_question_chars)
         retrieval_mode = parse_mode(settings.retrieval.mode)
 
-        async def body(c: Components) -> Any:
-            context = await c.retrieval.retrieve(
-                text, mode=retrieval_mode, top_k=settings.retrieval.top_k
-            )
-            answer = await c.answerer.answer(text, context)
-            return answer.model_copy(update={"context": context})
+        async def body(rag: GraphRAG) -> Any:
+            return await rag.answer(text, mode=retrieval_mode, top_k=settings.retrieval.top_k)
 
-        answer = run_with(settings, body)
+        answer = run_rag(settings, body)
     if opts.as_json:
         typer.echo(safe_json(answer.model_dump_json(indent=2)))
     else:
         print_answer(stdout, answer)
-
-
-def select_documents(
-    documents: list[Document], *, contains: str | None, pattern: str | None
-) -> list[Document]:
-    """Keep the documents whose source contains ``contains`` and matches the glob ``pattern``."""
-    folded = contains.casefold() if contains else None
-    return [
-        d
-        for d in documents
-        if (folded is None or folded in d.source.casefold())
-        and (pattern is None or fnmatch.fnmatchcase(d.source, pattern))
-    ]
 
 
 @shared()
@@ -200,10 +180,10 @@ def documents(
     with errors():
         settings = opts.settings(existing=True)
 
-        async def body(c: Components) -> list[Document]:
-            return await c.store.list_documents(status=status)
+        async def body(rag: GraphRAG) -> list[Document]:
+            return await rag.documents(status=status, contains=source_contains, pattern=source)
 
-        found = select_documents(run_with(settings, body), contains=source_contains, pattern=source)
+        found = run_rag(settings, body)
     rows = [document_row(d) for d in found[:limit]]
     if opts.as_json:
         emit_json({"total": len(found), "shown": len(rows), "documents": rows})
@@ -217,27 +197,23 @@ def delete(
     doc: Annotated[str, typer.Argument(help="Document id or source path.")],
 ) -> None:
     """Delete a document and what only it supported (a file path deletes all its records)."""
-    from pipelines.ingest_job import find_document_ids
     from pipelines.payloads import delete_payload
     from pipelines.report import delete_table
 
     with errors():
         settings = opts.settings(existing=True)
 
-        async def body(c: Components) -> list[Any]:
-            from graphrag.resolution.actions import delete_documents
-
-            ids = await find_document_ids(c.store, doc)
-            if not ids:
+        async def body(rag: GraphRAG) -> list[Any]:
+            try:
+                return await rag.delete(doc)
+            except NotFoundError:
                 msg = (
                     f"no document with id or source {doc!r}; list the stored documents with "
                     "`graphrag documents` (--source-contains TEXT narrows the list)"
                 )
-                raise NotFoundError(msg)
-            reports, _ = await delete_documents(c.store, c.builder.reconciler, ids)
-            return reports
+                raise NotFoundError(msg) from None
 
-        reports = run_with(settings, body)
+        reports = run_rag(settings, body)
     if opts.as_json:
         emit_json(delete_payload(reports))
         return
@@ -252,7 +228,7 @@ def stats(opts: CommonOptions) -> None:
 
     with errors():
         settings = opts.settings(existing=True)
-        result = run_with(settings, lambda c: c.store.stats())
+        result = run_rag(settings, lambda rag: rag.stats())
     if opts.as_json:
         emit_json(result)
     else:
@@ -272,16 +248,15 @@ def merges(
     ] = None,
 ) -> None:
     """List entity merges (alias -> canonical), or undo one with --undo MERGE_ID."""
-    from pipelines.ingest_job import undo_merge
     from pipelines.payloads import merges_payload
     from pipelines.report import print_merges
 
     with errors():
         settings = opts.settings(existing=True)
         if undo is None:
-            records, names = run_with(settings, _merges_with_names)
+            records, names = run_rag(settings, _merges_with_names)
         else:
-            derived, already = run_with(settings, lambda c: undo_merge(c, undo))
+            derived, already = run_rag(settings, lambda rag: rag.undo_merge(undo))
     if undo is None:
         if opts.as_json:
             emit_json(merges_payload(records, names))
@@ -295,10 +270,10 @@ def merges(
         say(f"merge {undo} undone; {derived} document(s) derived again from their stored chunks")
 
 
-async def _merges_with_names(components: Components) -> tuple[list[Any], dict[str, str]]:
-    records = await components.store.merges()
+async def _merges_with_names(rag: GraphRAG) -> tuple[list[Any], dict[str, str]]:
+    records = await rag.merges()
     ids = list(dict.fromkeys(r.canonical_id for r in records))
-    entities = await components.store.get_entities(ids) if ids else []
+    entities = await rag.components.store.get_entities(ids) if ids else []
     names = {e.id: f"{e.name} ({e.type})" for e in entities}
     for record in records:  # a canonical entity that is gone (its documents were deleted)
         names.setdefault(record.canonical_id, f"{record.canonical_id} (deleted)")

@@ -165,7 +165,7 @@ def migrate(
     ] = 100,
 ) -> None:
     """Copy the configured store into the other one (documents, graph, vectors, merges)."""
-    from pipelines.export import export_to_store, same_store
+    from graphrag.operations.migrate import export_to_store, same_store
     from pipelines.report import progress_bar, progress_callback
 
     with errors():

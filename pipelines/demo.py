@@ -16,8 +16,8 @@ from rich.console import Console
 
 from graphrag.errors import ConfigError, GraphRAGError
 from graphrag.models import Answer
+from graphrag.operations.ingest import IngestSummary, run_ingest
 from graphrag.runtime import Components
-from pipelines.ingest_job import IngestSummary, run_ingest
 from pipelines.report import ingest_table, print_answer, print_failures
 
 logger = logging.getLogger(__name__)

@@ -35,8 +35,8 @@ from graphrag.config import EmbeddedStoreSettings, Settings, StoreKind
 from graphrag.errors import EvaluationError, GraphRAGError
 from graphrag.evaluation import EvalDataset, ModeScores, dedupe_ranking, score_mode
 from graphrag.models import RetrievalMode, RetrievedContext
+from graphrag.operations.ingest import ProgressCallback, ingest_documents
 from graphrag.runtime import Components
-from pipelines.ingest_job import ProgressCallback, ingest_documents
 
 logger = logging.getLogger(__name__)
 

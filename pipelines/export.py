@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from graphrag.config import Settings, StoreKind
 from graphrag.errors import GraphRAGError
 from graphrag.models import DocumentGraph, Entity, Relation
-from graphrag.ports import Embedder, GraphStore
+from graphrag.ports import GraphStore
 
 if TYPE_CHECKING:
-    from pipelines.migrate import MigrateReport
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -204,56 +203,3 @@ def _drop_dangling_mentions(graph: nx.MultiDiGraph) -> None:
     if dangling:
         logger.warning("%d mentions point to missing entities; dropped", len(dangling))
         graph.remove_nodes_from(dangling)
-
-
-def same_store(a: Settings, b: Settings) -> bool:
-    """Return whether two settings trees point at the same store."""
-    if a.store is not b.store:
-        return False
-    if a.store is StoreKind.EMBEDDED:
-        return a.embedded.path.expanduser().resolve() == b.embedded.path.expanduser().resolve()
-    return (a.arango.url, a.arango.database) == (b.arango.url, b.arango.database)
-
-
-async def export_to_store(
-    source: GraphStore,
-    embedder: Embedder,
-    target: Settings,
-    *,
-    batch_size: int = 100,
-    progress: Callable[[int, int], None] | None = None,
-) -> MigrateReport:
-    """Copy every document graph of ``source`` into the store ``target`` configures.
-
-    The target schema is ensured with ``embedder``'s model name and dimension (the vectors are
-    copied, not recomputed), then :func:`pipelines.migrate.migrate` does the copy.
-
-    Args:
-        source: The open source store.
-        embedder: The embedder the source was built with.
-        target: Settings of the target store.
-        batch_size: Documents per write.
-        progress: Called with ``(documents copied, documents to copy)``.
-
-    Returns:
-        The migration report.
-
-    Raises:
-        GraphRAGError: If either store fails or the target holds another embedding model.
-    """
-    from graphrag.stores import create_store
-    from pipelines.migrate import migrate
-
-    stats = await source.stats()
-    total = stats.documents - stats.failed_documents
-    target_store = create_store(target)
-    try:
-        await target_store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
-        return await migrate(
-            source,
-            target_store,
-            batch_size=batch_size,
-            progress=None if progress is None else (lambda done: progress(done, total)),
-        )
-    finally:
-        await target_store.close()

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from graphrag.models import DeleteReport, Document, MergeRecord
 
 if TYPE_CHECKING:
+    from graphrag.operations.ingest import IngestSummary
     from pipelines.eval_job import EvalRun
-    from pipelines.ingest_job import IngestSummary
 
 
 def jsonable(value: Any) -> Any:

@@ -44,8 +44,8 @@ from graphrag.models import (
 )
 
 if TYPE_CHECKING:
+    from graphrag.operations.ingest import IngestSummary
     from pipelines.eval_job import EvalRun
-    from pipelines.ingest_job import IngestSummary
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROLS_AND_NEWLINES = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.migrate import migrate
+from graphrag.operations.migrate import migrate
 from tests.sample_graphs import DIM, MODEL, open_embedded, sample_graphs, snapshot
 
 URL = os.environ.get("GRAPHRAG_ARANGO__URL")

@@ -10,9 +10,9 @@ import pytest
 from graphrag.config import load_settings
 from graphrag.errors import StoreQueryError
 from graphrag.models import DocumentStatus
+from graphrag.operations.ingest import run_ingest
 from graphrag.runtime import Components, open_components
 from graphrag.testing.snapshot import snapshot
-from pipelines.ingest_job import run_ingest
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 
 from graphrag.errors import ConfigError
 from graphrag.models import Document, DocumentStatus
+from graphrag.operations.migrate import migrate
 from graphrag.stores.embedded import EmbeddedGraphStore
-from pipelines.migrate import migrate
 from tests.sample_graphs import DIM, ENTITIES, MODEL, open_embedded, sample_graphs, snapshot
 
 

@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from graphrag import config_sources as sources
+from graphrag.config_api import ApiSettings, Environment
 from graphrag.config_sources import CONFIG_FILE_VARIABLE as CONFIG_FILE_VARIABLE
 from graphrag.config_sources import Origin as Origin
 from graphrag.config_sources import config_file_path as config_file_path
@@ -314,6 +315,11 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    environment: Environment = Field(
+        default=Environment.PRODUCTION,
+        description="production or development (development accepts placeholder API secrets).",
+    )
     log_level: LogLevel = Field(
         default="INFO",
         description="Logging level of the entry points: DEBUG, INFO, WARNING, ERROR or "

@@ -34,6 +34,7 @@ from graphrag.models import (
     Vector,
     WriteReport,
 )
+from graphrag.records import ApiKeyRecord, Job, JobStatus
 from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
 
 EmbedKind = Literal["query", "passage", "name"]
@@ -297,7 +298,55 @@ class ResolutionStore(Protocol):
         ...
 
 
-class GraphStore(DocumentStore, SearchIndex, GraphReader, ResolutionStore, Protocol):
+class JobStore(Protocol):
+    """Background jobs, persisted so every worker process (and a restart) sees them."""
+
+    async def save_job(self, job: Job) -> None:
+        """Insert or replace a job (by id); ``updated_at`` is the caller's."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """Return a job by id, or ``None``."""
+        ...
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Job]:
+        """Return jobs, newest first (``created_at``), optionally by status."""
+        ...
+
+    async def claim_job(self, job_id: str, worker: str, *, stale_seconds: float) -> Job | None:
+        """Atomically take a job to run it.
+
+        A job can be taken when it is ``queued`` or ``interrupted``, or ``running`` with a
+        heartbeat older than ``stale_seconds`` (its worker died).
+
+        Returns:
+            The job as claimed (status ``running``, ``worker`` and ``heartbeat_at`` set), or
+            ``None`` when another worker holds it or it is finished or unknown.
+        """
+        ...
+
+
+class ApiKeyStore(Protocol):
+    """API keys of the workspace (only hashes are stored)."""
+
+    async def save_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert or replace a key record (by id)."""
+        ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """Return the record with this hash (revoked ones too), or ``None``."""
+        ...
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Return every key record, newest first."""
+        ...
+
+
+class GraphStore(
+    DocumentStore, SearchIndex, GraphReader, ResolutionStore, JobStore, ApiKeyStore, Protocol
+):
     """The whole store contract: lifecycle, documents, search, graph reads, merges."""
 
     @property

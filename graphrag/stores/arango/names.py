@@ -10,17 +10,20 @@ The resolution state (see :mod:`graphrag.resolution`) lives in plain collections
 named graph: ``surfaces`` (how often each chunk mentions each key in each surface form),
 ``resolution_keys`` (each key's name, type, embedding and entity), ``resolution_links``
 (similar names), ``resolution_queue`` (keys to resolve again) and ``locks`` (the writer lease).
+
+The operational records of the HTTP API live in plain collections too: ``jobs`` (background
+jobs) and ``api_keys`` (API key records, hashes only).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """Version of the document shapes and indexes written by this code.
 
 Version 2 added the resolution state (chunk ``extraction``, document ``derived``, and the
-resolution collections)."""
+resolution collections). Version 3 added ``jobs`` and ``api_keys`` with their indexes."""
 
 MIN_SERVER_VERSION: Final = (3, 12, 4)
 """Oldest ArangoDB accepted (vector indexes arrived in 3.12.4)."""
@@ -37,6 +40,8 @@ LINKS: Final = "resolution_links"
 QUEUE: Final = "resolution_queue"
 LOCKS: Final = "locks"
 WRITER_LOCK: Final = "writer"
+JOBS: Final = "jobs"
+API_KEYS: Final = "api_keys"
 
 RELATIONS: Final = "relations"
 MENTIONS: Final = "mentions"
@@ -45,7 +50,8 @@ MEMBER_OF: Final = "member_of"
 
 VERTEX_COLLECTIONS: Final = (DOCUMENTS, CHUNKS, ENTITIES, COMMUNITIES)
 RESOLUTION_COLLECTIONS: Final = (SURFACES, KEYS, LINKS, QUEUE)
-PLAIN_COLLECTIONS: Final = (MERGES, META, *RESOLUTION_COLLECTIONS, LOCKS)
+RECORD_COLLECTIONS: Final = (JOBS, API_KEYS)
+PLAIN_COLLECTIONS: Final = (MERGES, META, *RESOLUTION_COLLECTIONS, LOCKS, *RECORD_COLLECTIONS)
 EDGE_COLLECTIONS: Final = (RELATIONS, MENTIONS, PART_OF, MEMBER_OF)
 ALL_COLLECTIONS: Final = (*VERTEX_COLLECTIONS, *PLAIN_COLLECTIONS, *EDGE_COLLECTIONS)
 

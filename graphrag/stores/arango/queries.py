@@ -383,3 +383,40 @@ class Queries:
     def count_embeddings(self, db: Database, collection: str) -> int:
         """How many documents of ``collection`` carry an embedding."""
         return int(self.one(db, "count_embeddings", {"@collection": collection}) or 0)
+
+    # ------------------------------------------------------------------ jobs, API keys
+
+    def upsert_job(self, db: Database, doc: Doc) -> None:
+        """Insert or replace a job document (``doc`` carries its ``_key``)."""
+        self.rows(db, "upsert_job", {"job": doc})
+
+    def get_job(self, db: Database, key: str) -> Doc | None:
+        """The job with this key, or ``None``."""
+        found: Doc | None = self.one(db, "get_job", {"key": key})
+        return found
+
+    def list_jobs(self, db: Database, status: str | None, offset: int, limit: int) -> list[Doc]:
+        """Jobs newest first, optionally by status, one page."""
+        binds = {"status": status, "offset": offset, "limit": limit}
+        return self.rows(db, "list_jobs", binds)
+
+    def claim_job(
+        self, db: Database, key: str, worker: str, now: str, stale_before: str
+    ) -> Doc | None:
+        """Take a claimable job for ``worker``; the job as claimed, or ``None``."""
+        binds = {"key": key, "worker": worker, "now": now, "stale_before": stale_before}
+        found: Doc | None = self.one(db, "claim_job", binds)
+        return found
+
+    def save_api_key(self, db: Database, doc: Doc) -> None:
+        """Insert or replace an API key document (``doc`` carries its ``_key``)."""
+        self.rows(db, "save_api_key", {"record": doc})
+
+    def find_api_key(self, db: Database, key_hash: str) -> Doc | None:
+        """The API key record with this hash, or ``None``."""
+        found: Doc | None = self.one(db, "find_api_key", {"key_hash": key_hash})
+        return found
+
+    def list_api_keys(self, db: Database) -> list[Doc]:
+        """Every API key record, newest first."""
+        return self.rows(db, "list_api_keys", {})

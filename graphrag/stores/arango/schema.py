@@ -12,7 +12,6 @@ document ``meta/schema``.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from collections.abc import Callable
@@ -31,61 +30,32 @@ from graphrag.stores.arango.errors import (
     ERR_GRAPH_DUPLICATE,
     SCHEMA_HINT,
 )
+from graphrag.stores.arango.indexes import (
+    PERSISTENT_INDEXES,
+    n_lists_for,
+    persistent_index_definition,
+    vector_index_definition,
+)
 from graphrag.stores.arango.mapping import now_text
 from graphrag.stores.arango.names import (
     ALL_COLLECTIONS,
     CHUNKS,
     CHUNKS_TEXT_INDEX,
     CHUNKS_VIEW,
-    DOCUMENTS,
     EDGE_COLLECTIONS,
     EDGE_DEFINITIONS,
-    ENTITIES,
-    KEYS,
-    LINKS,
-    MENTIONS,
-    MERGES,
     META,
     META_KEY,
     MIN_SERVER_VERSION,
-    RELATIONS,
     SCHEMA_VERSION,
-    SURFACES,
     TEXT_ANALYZER,
     VECTOR_TARGETS,
-    vector_index_name,
 )
 from graphrag.stores.arango.queries import Queries
 
 logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
-
-PERSISTENT_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (ENTITIES, "idx_entities_name_norm", ("name_norm",)),
-    (ENTITIES, "idx_entities_type", ("type",)),
-    (ENTITIES, "idx_entities_aliases_norm", ("aliases_norm[*]",)),
-    (ENTITIES, "idx_entities_source_ids", ("source_ids[*]",)),
-    (CHUNKS, "idx_chunks_document_id", ("document_id",)),
-    (MENTIONS, "idx_mentions_to", ("_to",)),
-    (RELATIONS, "idx_relations_from_weight", ("_from", "weight")),
-    (RELATIONS, "idx_relations_to_weight", ("_to", "weight")),
-    (RELATIONS, "idx_relations_source_ids", ("source_ids[*]",)),
-    (DOCUMENTS, "idx_documents_status", ("status", "updated_at")),
-    (DOCUMENTS, "idx_documents_derived", ("derived",)),
-    (MERGES, "idx_merges_alias_id", ("alias_id",)),
-    (SURFACES, "idx_surfaces_key", ("key", "document")),
-    (SURFACES, "idx_surfaces_document", ("document",)),
-    (KEYS, "idx_keys_norm", ("norm",)),
-    (KEYS, "idx_keys_initials", ("initials",)),
-    (KEYS, "idx_keys_entity_id", ("entity_id",)),
-    (LINKS, "idx_links_a", ("a",)),
-    (LINKS, "idx_links_b", ("b",)),
-)
-"""``(collection, index name, fields)`` of the persistent indexes (``[*]``: array index)."""
-
-SPARSE_INDEXES = frozenset({"idx_keys_initials", "idx_keys_entity_id"})
-"""Persistent indexes that skip documents whose field is null (most keys have no initials)."""
 
 DEFAULT_MIN_VECTOR_DOCUMENTS = 1024
 """Below this many embedded documents a collection is scanned exactly (no IVF index)."""
@@ -259,10 +229,7 @@ def _ensure_indexes(db: StandardDatabase) -> None:
         if collection not in names:
             names[collection] = _index_names(coll)
         if name not in names[collection]:
-            definition: Doc = {"type": "persistent", "name": name, "fields": list(fields)}
-            if name in SPARSE_INDEXES:
-                definition["sparse"] = True
-            coll.add_index(definition)
+            coll.add_index(persistent_index_definition(name, fields))
             logger.info("created persistent index %s on %s %s", name, collection, list(fields))
     chunks = db.collection(CHUNKS)
     if CHUNKS_TEXT_INDEX not in names.get(CHUNKS, set()):
@@ -364,31 +331,6 @@ def require_meta(db: StandardDatabase, where: str) -> Doc:
 
 
 # --------------------------------------------------------------------------- vector indexes
-
-
-def n_lists_for(documents: int, configured: int | None) -> int:
-    """Return the IVF centroid count: ``configured`` or ``round(4 * sqrt(N))``, within [1, N]."""
-    wanted = configured if configured is not None else round(4 * math.sqrt(documents))
-    return max(1, min(int(wanted), documents))
-
-
-def vector_index_definition(collection: str, dim: int, n_lists: int, n_probe: int) -> Doc:
-    """Return the ``add_index`` body of the cosine vector index on ``collection.embedding``."""
-    return {
-        "type": "vector",
-        "name": vector_index_name(collection),
-        "fields": ["embedding"],
-        "sparse": True,
-        "inBackground": False,
-        "parallelism": 2,
-        "params": {
-            "metric": "cosine",
-            "dimension": dim,
-            "nLists": n_lists,
-            "defaultNProbe": n_probe,
-            "trainingIterations": 25,
-        },
-    }
 
 
 def training_state(index: Doc) -> str | None:

@@ -45,6 +45,7 @@ from graphrag.stores.arango.batch import first_unknown, plan_batch, validate_in_
 from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection
 from graphrag.stores.arango.names import CHUNKS, ENTITIES
 from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.records import ArangoRecords
 from graphrag.stores.arango.resolution import ArangoResolution
 from graphrag.stores.arango.search import VectorSearch
 from graphrag.stores.arango.writes import delete_document, write_plan
@@ -61,7 +62,7 @@ SYNC_SECONDS = 10.0
 """After a write, BM25 queries of this store wait for the view to commit for this long."""
 
 
-class ArangoGraphStore(ArangoResolution):
+class ArangoGraphStore(ArangoRecords, ArangoResolution):
     """The graph store on ArangoDB (see docs/arango.md).
 
     Example:

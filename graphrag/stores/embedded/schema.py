@@ -14,12 +14,13 @@ from graphrag.errors import SchemaError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the tables below; a newer file is refused, an older one is migrated.
 
 Version 2 added ``communities`` and ``community_members`` (graph analysis). Version 3 added
 the resolution state: chunk extractions, ``surfaces``, ``keys``, ``key_links``,
-``dirty_keys`` and the documents' ``derived`` flag.
+``dirty_keys`` and the documents' ``derived`` flag. Version 4 added the operational records
+of the HTTP API: ``jobs`` and ``api_keys``.
 """
 
 BUSY_TIMEOUT_S = 30.0
@@ -186,13 +187,40 @@ name, type, embedding and the entity it resolves to; ``key_links`` the similar n
 ``dirty_keys`` the keys to resolve again; ``documents.derived = 0`` marks documents whose
 mentions and relations must be derived again."""
 
+_RECORD_TABLES = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    heartbeat_at TEXT,
+    worker TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at);
+"""
+"""Version 4: background jobs and API keys (:mod:`graphrag.records`). ``data`` holds the
+whole record as JSON; the columns beside it are what queries filter and sort on (the job's
+state columns are kept equal to its JSON by every write). Times are sortable UTC ISO
+strings (:func:`graphrag.stores.codec.to_time`)."""
+
 _V3_COLUMNS = (
     ("chunks", "extraction", "BLOB"),
     ("documents", "derived", "INTEGER NOT NULL DEFAULT 1"),
 )
 
-_MIGRATIONS: dict[int, str] = {1: _COMMUNITY_TABLES, 2: _RESOLUTION_TABLES}
+_MIGRATIONS: dict[int, str] = {1: _COMMUNITY_TABLES, 2: _RESOLUTION_TABLES, 3: _RECORD_TABLES}
 """DDL that upgrades a file from the version (key) to the next one."""
+
+_ALL_TABLES = _TABLES + _COMMUNITY_TABLES + _RESOLUTION_TABLES + _RECORD_TABLES
 
 _OUR_TABLES = frozenset(
     {
@@ -209,6 +237,8 @@ _OUR_TABLES = frozenset(
         "keys",
         "key_links",
         "dirty_keys",
+        "jobs",
+        "api_keys",
     }
 )
 
@@ -404,7 +434,7 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
             _migrate(conn, path, int(meta.get("schema_version", str(SCHEMA_VERSION))))
         else:
             _refuse_foreign(path, tables)
-        for statement in _split_script(_TABLES + _COMMUNITY_TABLES + _RESOLUTION_TABLES):
+        for statement in _split_script(_ALL_TABLES):
             conn.execute(statement)
         defaults = {
             "schema_version": str(SCHEMA_VERSION),

@@ -1,9 +1,9 @@
 """``EmbeddedGraphStore``: the default :class:`~graphrag.ports.GraphStore`, one SQLite file.
 
 SQLite in WAL mode holds documents, chunks (with an FTS5 index for BM25), entities,
-mentions, relations with their evidence, merge records and the graph analysis (entity
-ranks, communities). Vector search and graph traversal run on numpy indexes kept in memory
-and rebuilt lazily after writes.
+mentions, relations with their evidence, merge records, the graph analysis (entity ranks,
+communities) and the operational records of the HTTP API (jobs, API keys). Vector search
+and graph traversal run on numpy indexes kept in memory and rebuilt lazily after writes.
 
 Blocking work runs in worker threads (``asyncio.to_thread``): one write connection guarded
 by a lock, and one read connection per thread (WAL readers never block the writer).
@@ -40,12 +40,13 @@ from graphrag.models import (
 from graphrag.ports import SearchTarget
 from graphrag.stores.embedded import analysis, graph, keys, parts, reads, writes
 from graphrag.stores.embedded.index import as_query_vector, fts_query
+from graphrag.stores.embedded.records import RecordMethods
 from graphrag.stores.embedded.resolution_methods import ResolutionMethods
 
 logger = logging.getLogger(__name__)
 
 
-class EmbeddedGraphStore(ResolutionMethods):
+class EmbeddedGraphStore(ResolutionMethods, RecordMethods):
     """The embedded graph store: one SQLite file, no server.
 
     Example:

@@ -37,12 +37,15 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, what: str) -> Iterator[None]:
+def transaction(conn: sqlite3.Connection, what: str, *, counter: bool = True) -> Iterator[None]:
     """Run a block in ``BEGIN IMMEDIATE ... COMMIT``; roll back on any error.
 
     Args:
         conn: The write connection (autocommit mode).
         what: What is being written, for error messages.
+        counter: Bump the store's write counter, which invalidates the in-memory indexes
+            (vectors, graph) of every process; writes that change no graph data (jobs, API
+            keys) pass ``False`` so that they do not force a rebuild.
 
     Raises:
         StoreQueryError: If SQLite fails; nothing of the block stays written.
@@ -54,9 +57,11 @@ def transaction(conn: sqlite3.Connection, what: str) -> Iterator[None]:
         raise StoreQueryError(msg) from exc
     try:
         yield
-        conn.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = ?", ("write_counter",)
-        )
+        if counter:
+            conn.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = ?",
+                ("write_counter",),
+            )
         conn.execute("COMMIT")
     except BaseException as exc:
         if conn.in_transaction:

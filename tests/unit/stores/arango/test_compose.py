@@ -1,7 +1,8 @@
-"""docker-compose.yml, the Dockerfile and the ArangoDB init script.
+"""docker-compose.yml, the Dockerfile and the ArangoDB init script (the database side).
 
 No Docker engine runs here: the file is checked by parsing it, and by Debian's
 ``docker-compose`` (v1.29, ``config -q`` needs no engine) when that binary is installed.
+The API, proxy and image side of the deployment is tested in tests/unit/test_deploy.py.
 """
 
 from __future__ import annotations
@@ -58,18 +59,23 @@ def test_root_password_comes_from_a_gitignored_secret_file(compose: dict[str, An
     assert "!.gitignore" in ignore
 
 
-def test_api_waits_for_a_healthy_database_and_uses_the_reader(compose: dict[str, Any]) -> None:
+def test_api_waits_for_a_healthy_database_and_uses_the_writer(compose: dict[str, Any]) -> None:
     api = compose["services"]["api"]
     assert api["depends_on"]["arangodb"]["condition"] == "service_healthy"
     env = api["environment"]
     assert env["GRAPHRAG_STORE"] == "arango"
     assert env["GRAPHRAG_ARANGO__URL"] == "http://arangodb:8529"
-    assert env["GRAPHRAG_ARANGO__USERNAME"] == "kg_reader"
-    assert "GRAPHRAG_ARANGO__PASSWORD" not in env  # read from the secret at start
-    assert api["secrets"] == ["kg_reader_password"]
-    assert "/run/secrets/kg_reader_password" in " ".join(api["command"])
+    # the API ingests uploads and runs jobs: collection rw, no schema changes
+    assert env["GRAPHRAG_ARANGO__USERNAME"] == "kg_writer"
+    assert "GRAPHRAG_ARANGO__PASSWORD" not in env  # the image's entry point reads the secret
+    assert env["FILE__GRAPHRAG_ARANGO__PASSWORD"] == "/run/secrets/kg_writer_password"
+    assert api["secrets"] == ["kg_writer_password"]
     schema = compose["services"]["schema"]
     assert schema["environment"]["GRAPHRAG_ARANGO__USERNAME"] == "kg_admin"
+    assert schema["environment"]["FILE__GRAPHRAG_ARANGO__PASSWORD"] == (
+        "/run/secrets/kg_admin_password"
+    )
+    assert schema["secrets"] == ["kg_admin_password"]
     assert schema["profiles"] == ["tools"]
 
 
@@ -79,7 +85,8 @@ def test_dockerfile_installs_the_lock_with_cpu_torch() -> None:
     assert "-r requirements.lock" in text
     assert "download.pytorch.org/whl/cpu" in text
     assert "COPY aql ./aql" in text
-    assert "USER graphrag" in text
+    assert "useradd --system --uid 10001 --gid graphrag" in text
+    assert "USER 10001:10001" in text
 
 
 def test_init_script_creates_the_least_privilege_users() -> None:
@@ -109,11 +116,18 @@ def test_init_script_creates_the_least_privilege_users() -> None:
 
 
 def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config -q`` with the settings file the compose file requires.
+
+    The file is validated in its own folder, with deploy/api.env copied from
+    deploy/api.env.example and passed as ``--env-file`` (docs/operations.md).
+    """
     binary = shutil.which("docker-compose")
     assert binary is not None
+    (path.parent / "deploy").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "api.env.example", path.parent / "deploy" / "api.env")
     env = {**os.environ, "ARANGO_ROOT_PASSWORD": "x"}
     return subprocess.run(
-        [binary, "-f", str(path), "config", "-q"],
+        [binary, "-f", str(path), "--env-file", "deploy/api.env", "config", "-q"],
         capture_output=True,
         text=True,
         check=False,
@@ -128,7 +142,10 @@ def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
     "compose files without an engine)",
 )
 def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
-    done = _compose_config(COMPOSE)
+    good = tmp_path / "good" / "docker-compose.yml"
+    good.parent.mkdir()
+    shutil.copy(COMPOSE, good)
+    done = _compose_config(good)
     assert done.returncode == 0, done.stderr
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(COMPOSE.read_text().replace("    healthcheck:", "    healthchek:", 1))

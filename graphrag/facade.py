@@ -247,6 +247,15 @@ class GraphRAG:
         answer = await self._c.answerer.answer(text, context)
         return answer.model_copy(update={"context": context})
 
+    def check_question(self, question: str) -> str:
+        """Return the question stripped, or raise as :meth:`answer` would.
+
+        Raises:
+            InvalidQueryError: If the question is empty or longer than
+                ``retrieval.max_question_chars``.
+        """
+        return validate_question(question, self._c.settings.retrieval.max_question_chars)
+
     def _request(
         self, question: str, mode: RetrievalMode | str | None, top_k: int | None
     ) -> tuple[str, RetrievalMode, int]:

@@ -31,7 +31,7 @@ from typing import Annotated
 import typer
 
 from graphrag.config import version
-from pipelines import analyst_queries, cli_config, cli_graph, cli_ops
+from pipelines import analyst_queries, cli_api, cli_config, cli_graph, cli_ops
 from pipelines.cli_common import TerminatedError
 
 app = typer.Typer(
@@ -82,6 +82,8 @@ for command in (
     cli_ops.analyze,
     cli_config.init,
     cli_ops.demo,
+    cli_api.serve,
+    cli_api.token,
 ):
     app.command("eval" if command is cli_ops.evaluate else None)(command)
 app.add_typer(cli_config.config_app, name="config")

@@ -103,7 +103,8 @@ async def rank_ppr(
         )
     with timer.stage("rank"):
         weights = seed_weights(seeds.seed_scores(), subgraph.entity_chunk_counts)
-        graph, mass, iterations = _walk(dense, subgraph, weights, settings)
+        # the walk is CPU work: off the event loop (a server keeps answering meanwhile)
+        graph, mass, iterations = await asyncio.to_thread(_walk, dense, subgraph, weights, settings)
         hits = _top(graph, mass, range(graph.n_chunks), top_k)
         top_entities = _top(graph, mass, range(graph.n_chunks, graph.size), CONTEXT_ENTITIES)
     logger.debug("ppr: %d nodes, %d seeds, %d iterations", graph.size, len(weights), iterations)

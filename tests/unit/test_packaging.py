@@ -20,6 +20,8 @@ DISTRIBUTION_OF = {
     "pydantic_settings": "pydantic-settings",
     "requests_toolbelt": "requests-toolbelt",
     "sentence_transformers": "sentence-transformers",
+    "jwt": "pyjwt",
+    "prometheus_client": "prometheus-client",
 }
 OUR_PACKAGES = {"graphrag", "pipelines", "api"}
 

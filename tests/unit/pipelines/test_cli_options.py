@@ -18,7 +18,7 @@ SHARED = {"config": "GRAPHRAG_CONFIG_FILE", "store": "GRAPHRAG_STORE"} | {
     "log_level": "GRAPHRAG_LOG_LEVEL",
 }
 WITHOUT_SETTINGS = {"init", "analyst-queries export", "analyst-queries install"}
-WITHOUT_JSON = {"demo", "analyst-queries export", "analyst-queries install"}
+WITHOUT_JSON = {"demo", "serve", "analyst-queries export", "analyst-queries install"}
 
 
 def invoke(*args: str, **kwargs: Any) -> Any:

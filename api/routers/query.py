@@ -1,0 +1,94 @@
+"""Asking: retrieve context, answer with citations, and the streaming answer over SSE."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.sse import EventSourceResponse
+
+from api.deps import Scope, scoped
+from api.errors import error_body, library_status
+from api.metrics import REQUEST_ID
+from api.schemas import AskRequest
+from api.security import Role
+from graphrag.errors import GraphRAGError
+from graphrag.models import Answer, RetrievedContext
+
+router = APIRouter(prefix="/v1", tags=["query"])
+logger = logging.getLogger(__name__)
+
+Reader = Annotated[Scope, Depends(scoped(Role.READER))]
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def pieces(text: str) -> list[str]:
+    """Split an answer into word pieces that join back to it exactly (for streaming).
+
+    An extractive answer exists whole before it is sent; an LLM answerer streams its own
+    tokens instead.
+    """
+    return _PIECE.findall(text)
+
+
+@router.post("/retrieve", response_model=RetrievedContext, summary="Context only")
+async def retrieve(body: AskRequest, scope: Reader) -> RetrievedContext:
+    """The chunks, entities, relations and paths a question retrieves (no answer)."""
+    return await scope.rag.retrieve(body.question, mode=body.mode, top_k=body.top_k)
+
+
+@router.post("/query", response_model=Answer, summary="Answer with citations")
+async def query(body: AskRequest, scope: Reader) -> Answer:
+    """An answer with numbered citations; the retrieved context is included."""
+    return await scope.rag.answer(body.question, mode=body.mode, top_k=body.top_k)
+
+
+@router.post(
+    "/query/stream",
+    response_model=None,
+    summary="Answer with citations, streamed as Server-Sent Events",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def query_stream(body: AskRequest, scope: Reader) -> EventSourceResponse:
+    """Stream the answer as events.
+
+    Events: ``context`` (the retrieved chunks), ``delta`` (answer text pieces), ``citation``
+    (one per citation), ``done`` (the whole answer); ``error`` on failure.
+
+    A bad question is refused before the stream starts (4xx in the error shape).
+    """
+    question = scope.rag.check_question(body.question)
+    return EventSourceResponse(_answer_events(scope, question, body), headers=_NO_BUFFERING)
+
+
+_NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse(event: str, data: Any) -> str:
+    """One Server-Sent Event (JSON data on one line)."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _answer_events(scope: Scope, question: str, body: AskRequest) -> AsyncIterator[str]:
+    rid = REQUEST_ID.get()
+    try:
+        context = await scope.rag.retrieve(question, mode=body.mode, top_k=body.top_k)
+        yield sse("context", context.model_dump(mode="json"))
+        answer = await scope.rag.components.answerer.answer(question, context)
+        for piece in pieces(answer.text):
+            yield sse("delta", {"text": piece})
+        for citation in answer.citations:
+            yield sse("citation", citation.model_dump(mode="json"))
+        yield sse("done", answer.model_dump(mode="json", exclude={"context"}))
+    except GraphRAGError as exc:
+        status, code = library_status(exc)
+        logger.warning("stream %s failed (%d): %s", rid, status, exc)
+        yield sse("error", error_body(code, str(exc), rid))
+    except Exception:
+        logger.exception("stream %s failed unexpectedly", rid)
+        yield sse("error", error_body("internal", "internal error", rid))

@@ -1,0 +1,123 @@
+"""Background ingest jobs: persisted, stopped gracefully, resumed by another runner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graphrag.errors import InvalidArgumentError, NotFoundError
+from graphrag.facade import GraphRAG
+from graphrag.jobs import JobInput, JobRunner, safe_file_name
+from graphrag.models import Chunk, ChunkExtraction
+from graphrag.records import JobFileStatus, JobStatus
+
+
+class SlowExtractor:
+    """The real spaCy extractor, slowed down so a job can be stopped midway."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    @property
+    def name(self) -> str:
+        return str(self._inner.name)
+
+    async def extract(self, chunks: Sequence[Chunk]) -> list[ChunkExtraction]:
+        await asyncio.sleep(self._delay)
+        result: list[ChunkExtraction] = await self._inner.extract(chunks)
+        return result
+
+
+def inputs(count: int) -> list[JobInput]:
+    return [
+        JobInput(name=f"n{i}.txt", data=f"Asta Moberg{i} founded Ferrow{i} Mills.".encode())
+        for i in range(count)
+    ]
+
+
+async def open_rag(settings: Any, embedder: Any, extractor: Any) -> GraphRAG:
+    return await GraphRAG.open(settings, embedder=embedder, extractor=extractor)
+
+
+async def test_job_runs_and_reports_every_input(
+    settings: Any, embedder: Any, extractor: Any, tmp_path: Path
+) -> None:
+    rag = await open_rag(settings, embedder, extractor)
+
+    async def opener(_: str) -> GraphRAG:
+        return rag
+
+    runner = JobRunner(opener, tmp_path / "spool")
+    items = [*inputs(2), JobInput(name="api:memo", text="Kari Holm chairs the Ferrow Board.")]
+    job = await runner.submit("default", items, subject="tester")
+    await runner.wait(job.id)
+    done = await runner.get("default", job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert [f.status for f in done.files] == [JobFileStatus.DONE] * 3
+    sources = sorted(d.source for d in await rag.documents())
+    assert sources == ["api:memo", "upload://n0.txt", "upload://n1.txt"]
+    assert not any((tmp_path / "spool").rglob("*.txt"))
+    with pytest.raises(NotFoundError):
+        await runner.get("default", "j_missing")
+    await runner.stop()
+    await rag.close()
+
+
+async def test_stopped_job_is_interrupted_then_resumed_by_another_runner(
+    settings: Any, embedder: Any, extractor: Any, tmp_path: Path
+) -> None:
+    slow = await open_rag(settings, embedder, SlowExtractor(extractor, 0.4))
+
+    async def slow_opener(_: str) -> GraphRAG:
+        return slow
+
+    first = JobRunner(slow_opener, tmp_path / "spool")
+    job = await first.submit("default", inputs(6), subject="tester")
+    await asyncio.sleep(0.6)
+    await first.stop(grace=0.0)
+    stopped = await first.get("default", job.id)
+    assert stopped.status is JobStatus.INTERRUPTED
+    assert stopped.worker is None
+    assert stopped.done < 6  # stopped midway: inputs left to do
+    await slow.close()
+
+    rag = await open_rag(settings, embedder, extractor)
+
+    async def opener(_: str) -> GraphRAG:
+        return rag
+
+    second = JobRunner(opener, tmp_path / "spool")
+    await second.start(["default"])
+    await second.wait(job.id)
+    resumed = await second.get("default", job.id)
+    assert resumed.status is JobStatus.SUCCEEDED
+    assert resumed.done == 6
+    documents = await rag.documents()
+    assert sorted(d.source for d in documents) == sorted(f"upload://n{i}.txt" for i in range(6))
+    await second.stop()
+    await rag.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("notes.txt", "notes.txt"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\win.md", "win.md"),
+        ("we ird;$name.html", "we ird_name.html"),
+        (".hidden.txt", "hidden.txt"),
+    ],
+)
+def test_safe_file_name_keeps_only_a_plain_name(name: str, expected: str) -> None:
+    assert safe_file_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["", "..", "evil.exe", "noext", "dir/"])
+def test_safe_file_name_refuses_unusable_names(name: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        safe_file_name(name)

@@ -13,12 +13,14 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
 from api import errors
+from api.limits import BodyLimitMiddleware
 from api.metrics import (
     INGEST_FAILURES,
     INGESTED,
@@ -64,7 +66,6 @@ def create_app(settings: Settings, *, workspaces: WorkspaceManager | None = None
         version=version(),
         summary="Build a knowledge graph from documents and answer questions with citations.",
         lifespan=_lifespan,
-        max_body_size=settings.api.max_body_bytes,
     )
     app.state.settings = settings
     app.state.limiter = make_limiter(settings)  # per caller, counted after authentication
@@ -82,7 +83,9 @@ def create_app(settings: Settings, *, workspaces: WorkspaceManager | None = None
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
         )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMiddleware)  # outermost: ids and metrics cover everything
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -90,6 +93,20 @@ def create_app(settings: Settings, *, workspaces: WorkspaceManager | None = None
         return metrics_response()
 
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, plus the JSON upload body that no route declares as a model."""
+    if app.openapi_schema is None:
+        from api.schemas import TextUpload
+
+        schema = FastAPI.openapi(app)
+        body = TextUpload.model_json_schema(ref_template="#/components/schemas/{model}")
+        nested = body.pop("$defs", {})
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update({"TextUpload": body, **nested})
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _install_admin(app: FastAPI) -> None:

@@ -7,9 +7,10 @@ the small envelopes around them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graphrag.models import (
     Chunk,
@@ -21,6 +22,7 @@ from graphrag.models import (
     Relation,
     RetrievalMode,
 )
+from graphrag.records import Job, JobFileStatus, JobStatus
 
 T = TypeVar("T")
 
@@ -49,6 +51,15 @@ class TextDocument(_Body):
     """A document sent as JSON text."""
 
     text: str = Field(min_length=1, max_length=5_000_000, description="The document's text.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            msg = "text is blank; send the document's text"
+            raise ValueError(msg)
+        return value
+
     source: str | None = Field(
         default=None,
         max_length=500,
@@ -71,6 +82,40 @@ class AskRequest(_Body):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     mode: RetrievalMode | None = Field(default=None, description="Retrieval mode (default ppr).")
     top_k: int | None = Field(default=None, ge=1, le=200, description="Chunks retrieved.")
+
+
+class JobFileView(BaseModel):
+    """One input of a job, as clients see it (no server paths)."""
+
+    name: str
+    status: JobFileStatus
+    error: str | None = None
+    documents: int = 0
+
+
+class JobView(BaseModel):
+    """A background job, as clients see it (no server paths, no worker identity)."""
+
+    id: str
+    kind: str
+    status: JobStatus
+    subject: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    done: int
+    total: int
+    files: list[JobFileView]
+    options: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> JobView:
+        """The client view of a stored job."""
+        data = job.model_dump(exclude={"worker": True, "heartbeat_at": True})
+        return cls.model_validate(data)
 
 
 class DocumentDetail(BaseModel):

@@ -161,7 +161,11 @@ class JobRunner:
         """Claim and start every resumable job of the workspaces in use; returns how many."""
         started = 0
         for workspace in sorted(self._workspaces):
-            rag = await self._open(workspace)
+            try:
+                rag = await self._open(workspace)
+            except NotFoundError:  # deleted meanwhile (by this or another process)
+                self.forget(workspace)
+                continue
             store = rag.components.store
             for status in (JobStatus.INTERRUPTED, JobStatus.QUEUED, JobStatus.RUNNING):
                 for job in await store.list_jobs(status=status, limit=100):
@@ -171,6 +175,10 @@ class JobRunner:
                     if await self._claim(workspace, rag, job.id, stale_seconds=stale):
                         started += 1
         return started
+
+    def forget(self, workspace: str) -> None:
+        """Stop scanning a workspace (it was deleted)."""
+        self._workspaces.discard(workspace)
 
     # -- submitting and reading -------------------------------------------------------
 
@@ -197,19 +205,27 @@ class JobRunner:
         return (await rag.components.store.get_job(job.id)) or job
 
     def _spool_inputs(self, folder: Path, inputs: Sequence[JobInput]) -> list[JobFile]:
+        """Write the inputs under ``folder``.
+
+        Every name is checked before anything is written, and a failure midway removes the
+        folder, so a refused upload leaves nothing behind.
+        """
+        names = [safe_file_name(i.name) if i.data is not None else i.name for i in inputs]
         folder.mkdir(parents=True, exist_ok=True)
         files: list[JobFile] = []
-        for index, item in enumerate(inputs):
-            if item.data is not None:
-                name = safe_file_name(item.name)
-                path = folder / f"{index:04d}-{name}"
-                path.write_bytes(item.data)
-            else:
-                name = item.name
-                path = folder / f"{index:04d}.text.json"
-                record = {"source": item.name, "title": item.title, "text": item.text}
-                path.write_text(json.dumps(record), encoding="utf-8")
-            files.append(JobFile(name=name, spool=str(path)))
+        try:
+            for index, (item, name) in enumerate(zip(inputs, names, strict=True)):
+                if item.data is not None:
+                    path = folder / f"{index:04d}-{name}"
+                    path.write_bytes(item.data)
+                else:
+                    path = folder / f"{index:04d}.text.json"
+                    record = {"source": item.name, "title": item.title, "text": item.text}
+                    path.write_text(json.dumps(record), encoding="utf-8")
+                files.append(JobFile(name=name, spool=str(path)))
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return files
 
     async def get(self, workspace: str, job_id: str) -> Job:

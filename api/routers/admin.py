@@ -8,7 +8,7 @@ as the deployment's control workspace.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -69,6 +69,11 @@ class AuditPage(BaseModel):
     events: list[AuditEvent]
 
 
+def _utc(value: datetime) -> datetime:
+    """A time without a zone is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _view(record: ApiKeyRecord) -> KeyView:
     return KeyView(**record.model_dump(exclude={"key_hash"}))
 
@@ -108,6 +113,7 @@ async def delete_workspace(name: str, request: Request, scope: Admin) -> None:
     """Delete a workspace and everything in it (not the default one)."""
     _control(request, scope)
     await workspaces(request).delete(name)
+    request.app.state.jobs.forget(name)
     audit(request, scope.principal, "workspace.delete", name)
 
 
@@ -161,8 +167,8 @@ async def audit_log(
             "the audit log goes to stdout (api.audit_log = '-'); read it from the service "
             "logs, or set GRAPHRAG_API__AUDIT_LOG to a file to query it here",
         )
-    until = end or utcnow()
-    since = start or until - timedelta(days=1)
+    until = _utc(end) if end else utcnow()
+    since = _utc(start) if start else until - timedelta(days=1)
     if since >= until or until - since > MAX_AUDIT_RANGE:
         raise ApiError(422, "invalid_request", "start must be before end, at most 31 days apart")
     events = await asyncio.to_thread(

@@ -15,12 +15,12 @@ from starlette.datastructures import UploadFile
 
 from api.deps import Scope, audit, jobs, scoped
 from api.errors import ApiError
-from api.schemas import DeleteResult, DocumentDetail, Page, TextDocument, TextUpload
+from api.schemas import DeleteResult, DocumentDetail, JobView, Page, TextDocument, TextUpload
 from api.security import Role
 from graphrag.ids import content_hash
 from graphrag.jobs import JobInput
 from graphrag.models import Document, DocumentStatus
-from graphrag.records import Job, JobStatus
+from graphrag.records import JobStatus
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -50,11 +50,11 @@ _UPLOAD_BODY: dict[str, Any] = {
 @router.post(
     "/documents",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Job,
+    response_model=JobView,
     openapi_extra=_UPLOAD_BODY,
     summary="Upload documents (files or JSON texts) as a background ingest job",
 )
-async def upload(request: Request, scope: Writer) -> Job:
+async def upload(request: Request, scope: Writer) -> JobView:
     """Start an ingest job; poll ``GET /v1/jobs/{id}`` for its progress."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
@@ -72,7 +72,7 @@ async def upload(request: Request, scope: Writer) -> Job:
         scope.workspace, inputs, subject=scope.principal.subject, force=force
     )
     audit(request, scope.principal, "document.upload", job.id, detail={"inputs": len(inputs)})
-    return job
+    return JobView.of(job)
 
 
 async def _files(request: Request) -> tuple[list[JobInput], bool]:
@@ -91,6 +91,8 @@ async def _texts(request: Request) -> tuple[list[JobInput], bool]:
         body = TextUpload.model_validate(json.loads(await request.body()))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_request", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the JSON body is nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -132,28 +134,28 @@ async def delete_document(document_id: str, request: Request, scope: Writer) -> 
     return DeleteResult(deleted=reports)
 
 
-@router.get("/jobs", response_model=Page[Job], tags=["jobs"], summary="List jobs")
+@router.get("/jobs", response_model=Page[JobView], tags=["jobs"], summary="List jobs")
 async def list_jobs(
     scope: Reader,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
-) -> Page[Job]:
+) -> Page[JobView]:
     """Jobs of the workspace, newest first."""
     store = scope.rag.components.store
     found = await store.list_jobs(status=status_, limit=limit, offset=offset)
-    return Page(items=found, total=None, offset=offset, limit=limit)
+    return Page(items=[JobView.of(j) for j in found], total=None, offset=offset, limit=limit)
 
 
-@router.get("/jobs/{job_id}", response_model=Job, tags=["jobs"], summary="One job")
-async def get_job(job_id: str, request: Request, scope: Reader) -> Job:
+@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], summary="One job")
+async def get_job(job_id: str, request: Request, scope: Reader) -> JobView:
     """Status, progress (done/total) and the state of every input."""
-    return await jobs(request).get(scope.workspace, job_id)
+    return JobView.of(await jobs(request).get(scope.workspace, job_id))
 
 
-@router.post("/jobs/{job_id}/resume", response_model=Job, tags=["jobs"], summary="Resume")
-async def resume_job(job_id: str, request: Request, scope: Writer) -> Job:
+@router.post("/jobs/{job_id}/resume", response_model=JobView, tags=["jobs"], summary="Resume")
+async def resume_job(job_id: str, request: Request, scope: Writer) -> JobView:
     """Run an interrupted job again in this worker (finished inputs are kept)."""
     job = await jobs(request).resume(scope.workspace, job_id)
     audit(request, scope.principal, "job.resume", job_id)
-    return job
+    return JobView.of(job)

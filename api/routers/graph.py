@@ -21,6 +21,7 @@ from api.schemas import (
     graph_view,
 )
 from api.security import Role
+from graphrag.errors import NotFoundError
 from graphrag.models import Entity, StoreStats
 
 router = APIRouter(prefix="/v1", tags=["graph"])
@@ -94,6 +95,9 @@ async def merges(scope: Reader) -> MergeList:
 @router.post("/merges/{merge_id}/undo", response_model=UndoResult, tags=["merges"], summary="Undo")
 async def undo_merge(merge_id: str, request: Request, scope: Writer) -> UndoResult:
     """Undo a merge and derive its documents again (idempotent)."""
+    if merge_id not in {m.id for m in await scope.rag.merges()}:
+        msg = f"no merge {merge_id!r} in this workspace; list merges with GET /v1/merges"
+        raise NotFoundError(msg)
     derived, already = await scope.rag.undo_merge(merge_id)
     audit(request, scope.principal, "merge.undo", merge_id, detail={"already": already})
     return UndoResult(merge_id=merge_id, already_undone=already, documents_derived=derived)
@@ -101,5 +105,6 @@ async def undo_merge(merge_id: str, request: Request, scope: Writer) -> UndoResu
 
 @router.get("/stats", response_model=StoreStats, tags=["admin"], summary="Store statistics")
 async def stats(scope: Reader) -> StoreStats:
-    """Object counts of the workspace's store."""
-    return await scope.rag.stats()
+    """Object counts of the workspace's store (its location is the workspace's name)."""
+    found = await scope.rag.stats()
+    return found.model_copy(update={"location": f"workspace {scope.workspace}"})

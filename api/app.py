@@ -131,7 +131,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     default = settings.api.default_workspace
     rag = await manager.get(default)
     await rag.components.embedder.embed(["warm up"], kind="query")  # load the model now
-    runner = JobRunner(manager.get, settings.api.spool_dir, observe=_observe_input)
+
+    async def names() -> list[str]:
+        return [w.name for w in await manager.list() if w.exists]
+
+    runner = JobRunner(
+        manager.get, settings.api.spool_dir, observe=_observe_input, list_workspaces=names
+    )
     app.state.jobs = runner
     await runner.start([default])
     app.state.ready = True
@@ -140,6 +146,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.ready = False
+        if runner.running:
+            logger.warning(
+                "stopping: %d running job(s) get up to %.0f s to finish, then are marked "
+                "interrupted and resume at the next start",
+                runner.running,
+                SHUTDOWN_GRACE_SECONDS,
+            )
         await runner.stop(SHUTDOWN_GRACE_SECONDS)
         await manager.close()
         setattr(loop, "_default_executor", previous)  # noqa: B010 - no public way to restore

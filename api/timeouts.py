@@ -58,8 +58,9 @@ class TimeoutMiddleware:
 
 async def _send_timeout(send: Send, rid: str, seconds: float) -> None:
     message = (
-        f"the request took longer than {seconds:.0f} s and was stopped; nothing partial "
-        "was written; retry, or narrow the request"
+        f"the request took longer than {seconds:g} s (api.request_timeout) and was stopped; "
+        "nothing partial was written; retry, narrow the request, or raise "
+        "GRAPHRAG_API__REQUEST_TIMEOUT"
     )
     body = json.dumps(error_body("timeout", message, rid)).encode()
     await send(

@@ -36,6 +36,8 @@ from graphrag.records import Job, JobFile, JobFileStatus, JobStatus
 logger = logging.getLogger(__name__)
 
 OpenWorkspace = Callable[[str], Awaitable[GraphRAG]]
+ListWorkspaces = Callable[[], Awaitable[list[str]]]
+"""Returns the names of every workspace (scanned for jobs to resume)."""
 Observer = Callable[[str, int, int], None]
 """Called after every input with ``(workspace, documents written, inputs failed)``."""
 
@@ -104,6 +106,8 @@ class JobRunner:
         stale_seconds: A running job without heartbeat for this long is taken over.
         poll_seconds: How often the workspaces in use are scanned for jobs to resume.
         observe: Told about every finished input (metrics).
+        list_workspaces: Every workspace's name; each scan covers them all (without it, the
+            workspaces given to :meth:`start` and those jobs were submitted to).
     """
 
     def __init__(
@@ -115,7 +119,9 @@ class JobRunner:
         stale_seconds: float = 60.0,
         poll_seconds: float = 30.0,
         observe: Observer | None = None,
+        list_workspaces: ListWorkspaces | None = None,
     ) -> None:
+        self._list = list_workspaces
         self._observe = observe
         self._open = open_workspace
         self._spool = spool_dir
@@ -160,6 +166,11 @@ class JobRunner:
     async def scan(self) -> int:
         """Claim and start every resumable job of the workspaces in use; returns how many."""
         started = 0
+        if self._list is not None:
+            try:
+                self._workspaces.update(await self._list())
+            except GraphRAGError as exc:  # e.g. no right to list ArangoDB databases
+                logger.warning("cannot list workspaces (scanning the known ones): %s", exc)
         for workspace in sorted(self._workspaces):
             try:
                 rag = await self._open(workspace)
@@ -175,6 +186,11 @@ class JobRunner:
                     if await self._claim(workspace, rag, job.id, stale_seconds=stale):
                         started += 1
         return started
+
+    @property
+    def running(self) -> int:
+        """Jobs this process is running now."""
+        return len(self._tasks)
 
     def forget(self, workspace: str) -> None:
         """Stop scanning a workspace (it was deleted)."""
@@ -392,6 +408,18 @@ def _as_upload(document: Document, spool_path: str, name: str) -> Document:
     """Give a document loaded from the spool its upload source (``upload://name[#record]``)."""
     rest = document.source[len(spool_path) :] if document.source.startswith(spool_path) else ""
     source = f"{UPLOAD_SCHEME}{name}{rest}"
-    spooled = Path(spool_path).stem
-    title = Path(name).stem if document.title == spooled else document.title
-    return document.model_copy(update={"id": document_id(source), "source": source, "title": title})
+    spooled = Path(spool_path)
+
+    def unspool(value: str) -> str:  # the spool's "0000-" prefix and folder never show
+        value = value.replace(str(spooled), name).replace(spooled.name, name)
+        return value.replace(spooled.stem, Path(name).stem)
+
+    metadata = {k: unspool(v) if isinstance(v, str) else v for k, v in document.metadata.items()}
+    return document.model_copy(
+        update={
+            "id": document_id(source),
+            "source": source,
+            "title": unspool(document.title),
+            "metadata": metadata,
+        }
+    )

@@ -47,10 +47,27 @@ def serve(
 
     with errors():
         settings = opts.settings()
+        _check_port(host, port)
         app = create_app(settings)
-    say(f"serving the API on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)")
+    say(f"starting the API on http://{host}:{port}: ready when /readyz answers 200 (models load "
+        f"first); OpenAPI at http://{host}:{port}/docs")  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True,
                 timeout_graceful_shutdown=25)  # fmt: skip
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port that is taken before the models load (seconds), not after."""
+    import socket
+
+    from graphrag.errors import ConfigError
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            msg = f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            raise ConfigError(msg) from None
 
 
 @shared(json_output=True)
@@ -91,20 +108,28 @@ def token(
     ] = None,
 ) -> None:
     """Mint a development JWT for the API, signed with the configured secret or key."""
-    from api.security import Role, mint_token
+    import warnings
+
+    from api.security import Role, check_settings, mint_token
 
     with errors():
         settings = opts.settings()
+        check_settings(settings)  # the service would refuse what it refuses
         pem = private_key.read_text(encoding="utf-8") if private_key else None
-        text = mint_token(
-            settings,
-            subject=subject,
-            role=Role(role.value),
-            workspace=workspace or settings.api.default_workspace,
-            ttl_minutes=ttl,
-            private_key=pem,
-        )
+        with warnings.catch_warnings():  # a short development secret: check_settings said so
+            warnings.simplefilter("ignore")
+            text = mint_token(
+                settings,
+                subject=subject,
+                role=Role(role.value),
+                workspace=workspace or settings.api.default_workspace,
+                ttl_minutes=ttl,
+                private_key=pem,
+            )
     if opts.as_json:
-        emit_json({"token": text, "subject": subject, "role": role.value})
+        minutes = ttl or settings.api.token_ttl_minutes
+        chosen = workspace or settings.api.default_workspace
+        emit_json({"token": text, "subject": subject, "role": role.value, "workspace": chosen,
+                   "expires_in_minutes": minutes})  # fmt: skip
     else:
         typer.echo(text)

@@ -242,7 +242,10 @@ def _claims(
     if role not in {r.value for r in Role}:
         raise ConfigError(f"unknown role {role!r}; use reader, writer or admin")
     if not is_workspace_name(workspace):
-        msg = f"invalid workspace name {workspace!r}: lower case letters, digits, '_' and '-'"
+        msg = (
+            f"invalid workspace name {workspace!r}: a lower-case letter, then lower-case "
+            "letters, digits and '-' (at most 40)"
+        )
         raise ConfigError(msg)
     now = datetime.now(UTC)
     return {

@@ -152,6 +152,8 @@ async def test_upload_files_and_texts_as_jobs_then_delete(api: Api) -> None:
         await api.client.get("/v1/documents?contains=upload://harbour", headers=writer)
     ).json()
     assert [d["source"] for d in listed["items"]] == ["upload://harbour.txt"]
+    assert listed["items"][0]["title"] == "harbour"
+    assert "0000-" not in str(listed["items"][0]["metadata"])
     doc_id = listed["items"][0]["id"]
     deleted = await api.client.delete(f"/v1/documents/{doc_id}", headers=writer)
     assert deleted.status_code == 200, deleted.text

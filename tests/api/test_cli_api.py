@@ -40,3 +40,30 @@ def test_serve_refuses_a_placeholder_secret(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.exit_code == 2, result.output
     assert "GRAPHRAG_API__JWT_SECRET" in result.output
     assert "change-me" not in result.output
+
+
+def test_token_refuses_a_short_secret_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHRAG_API__JWT_SECRET", "short")
+    refused = runner.invoke(app, ["token"])
+    assert refused.exit_code == 2, refused.output
+    assert "GRAPHRAG_API__JWT_SECRET" in refused.output
+    monkeypatch.setenv("GRAPHRAG_ENVIRONMENT", "development")
+    allowed = runner.invoke(app, ["token", "--json"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "InsecureKeyLengthWarning" not in allowed.output
+    assert '"expires_in_minutes": 60' in allowed.output
+
+
+def test_serve_refuses_a_taken_port_before_loading_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    monkeypatch.setenv("GRAPHRAG_API__JWT_SECRET", SECRET)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

@@ -121,3 +121,42 @@ def test_safe_file_name_keeps_only_a_plain_name(name: str, expected: str) -> Non
 def test_safe_file_name_refuses_unusable_names(name: str) -> None:
     with pytest.raises(InvalidArgumentError):
         safe_file_name(name)
+
+
+async def test_scan_resumes_jobs_of_every_listed_workspace(
+    settings: Any, embedder: Any, extractor: Any, tmp_path: Path
+) -> None:
+    from graphrag.records import Job, JobFile
+
+    other = settings.model_copy(
+        update={"embedded": settings.embedded.model_copy(update={"path": tmp_path / "b.db"})}
+    )
+    rags = {
+        "default": await open_rag(settings, embedder, extractor),
+        "team-b": await open_rag(other, embedder, extractor),
+    }
+
+    async def opener(name: str) -> GraphRAG:
+        return rags[name]
+
+    async def names() -> list[str]:
+        return sorted(rags)
+
+    spooled = tmp_path / "spool" / "team-b" / "j_left" / "0000-left.csv"
+    spooled.parent.mkdir(parents=True)
+    spooled.write_text("id,text\nr1,Lena Vik founded Osterby Glass.\n", encoding="utf-8")
+    left = Job(id="j_left", status=JobStatus.INTERRUPTED, total=1,
+               files=[JobFile(name="left.csv", spool=str(spooled))])  # fmt: skip
+    await rags["team-b"].components.store.save_job(left)
+    runner = JobRunner(opener, tmp_path / "spool", list_workspaces=names)
+    await runner.start(["default"])  # team-b is found through the listing
+    await runner.wait("j_left")
+    done = await runner.get("team-b", "j_left")
+    assert done.status is JobStatus.SUCCEEDED
+    documents = await rags["team-b"].documents()
+    assert [d.source for d in documents] == ["upload://left.csv#row1"]
+    assert documents[0].title.startswith("left")
+    assert "0000-" not in documents[0].title + str(documents[0].metadata)
+    await runner.stop()
+    for rag in rags.values():
+        await rag.close()

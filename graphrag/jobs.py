@@ -43,6 +43,9 @@ Observer = Callable[[str, int, int], None]
 
 """Returns the open facade of a workspace (see :class:`graphrag.workspaces.WorkspaceManager`)."""
 
+BATCH_DOCUMENTS = 256
+"""Most documents handed to the builder at once (the CLI's default ``--batch-size``)."""
+
 UPLOAD_SCHEME = "upload://"
 """Source prefix of uploaded files: ``upload://<workspace-unique file name>``."""
 
@@ -329,27 +332,63 @@ class JobRunner:
             beat.cancel()
 
     async def _ingest_pending(self, workspace: str, rag: GraphRAG, job: Job) -> None:
+        """Ingest the pending inputs in batches, as the CLI does (one builder call per batch).
+
+        A batch closes at :data:`BATCH_DOCUMENTS` documents or ``ingest.max_batch_chars``
+        characters; its inputs are marked done (or failed) together once it is written.
+        """
         force = bool(job.options.get("force", False))
+        max_chars = rag.settings.ingest.max_batch_chars
+        batch: list[tuple[JobFile, list[Document]]] = []
         for entry in job.files:
             if entry.status is not JobFileStatus.PENDING:
                 continue
             try:
                 documents = await asyncio.to_thread(self._load, rag, entry)
-                summary = await rag.ingest_documents(documents, force=force)
-                entry.documents = len(documents)
-                failed = summary.report.failed
-                entry.status = JobFileStatus.FAILED if failed else JobFileStatus.DONE
-                entry.error = "; ".join(f"{s}: {r}" for s, r in failed)[:1000] or None
-                _add_counts(job, summary.report.written, summary.report.chunks, len(failed))
             except GraphRAGError as exc:
                 if not _is_input_error(exc):
                     raise
                 entry.status, entry.error = JobFileStatus.FAILED, str(exc)[:1000]
-            job.done += 1
-            await self._save(rag, job)
-            if self._observe is not None:
-                failed_input = int(entry.status is JobFileStatus.FAILED)
-                self._observe(workspace, entry.documents if not failed_input else 0, failed_input)
+                await self._finished(workspace, rag, job, [entry])
+                continue
+            batch.append((entry, documents))
+            loaded = [d for _, docs in batch for d in docs]
+            if len(loaded) >= BATCH_DOCUMENTS or sum(len(d.text) for d in loaded) >= max_chars:
+                await self._ingest_batch(workspace, rag, job, batch, force=force)
+                batch = []
+        if batch:
+            await self._ingest_batch(workspace, rag, job, batch, force=force)
+
+    async def _ingest_batch(
+        self,
+        workspace: str,
+        rag: GraphRAG,
+        job: Job,
+        batch: list[tuple[JobFile, list[Document]]],
+        *,
+        force: bool,
+    ) -> None:
+        documents = [d for _, docs in batch for d in docs]
+        summary = await rag.ingest_documents(documents, force=force)
+        failed = dict(summary.report.failed)
+        for entry, docs in batch:
+            reasons = [f"{d.source}: {failed[d.source]}" for d in docs if d.source in failed]
+            entry.documents = len(docs)
+            entry.status = JobFileStatus.FAILED if reasons else JobFileStatus.DONE
+            entry.error = "; ".join(reasons)[:1000] or None
+        _add_counts(job, summary.report.written, summary.report.chunks, len(failed))
+        await self._finished(workspace, rag, job, [entry for entry, _ in batch])
+
+    async def _finished(
+        self, workspace: str, rag: GraphRAG, job: Job, entries: list[JobFile]
+    ) -> None:
+        job.done += len(entries)
+        await self._save(rag, job)
+        if self._observe is None:
+            return
+        for entry in entries:
+            failed_input = int(entry.status is JobFileStatus.FAILED)
+            self._observe(workspace, 0 if failed_input else entry.documents, failed_input)
 
     def _load(self, rag: GraphRAG, entry: JobFile) -> list[Document]:
         from graphrag.ingest.loaders import load_file

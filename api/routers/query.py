@@ -8,8 +8,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.sse import EventSourceResponse
+from pydantic import BaseModel
 
 from api.deps import Scope, scoped
 from api.errors import error_body, library_status
@@ -37,15 +38,26 @@ def pieces(text: str) -> list[str]:
 
 
 @router.post("/retrieve", response_model=RetrievedContext, summary="Context only")
-async def retrieve(body: AskRequest, scope: Reader) -> RetrievedContext:
+async def retrieve(body: AskRequest, scope: Reader) -> Response:
     """The chunks, entities, relations and paths a question retrieves (no answer)."""
-    return await scope.rag.retrieve(body.question, mode=body.mode, top_k=body.top_k)
+    context = await scope.rag.retrieve(body.question, mode=body.mode, top_k=body.top_k)
+    return as_json(context)
 
 
 @router.post("/query", response_model=Answer, summary="Answer with citations")
-async def query(body: AskRequest, scope: Reader) -> Answer:
+async def query(body: AskRequest, scope: Reader) -> Response:
     """An answer with numbered citations; the retrieved context is included."""
-    return await scope.rag.answer(body.question, mode=body.mode, top_k=body.top_k)
+    answer = await scope.rag.answer(body.question, mode=body.mode, top_k=body.top_k)
+    return as_json(answer)
+
+
+def as_json(model: BaseModel) -> Response:
+    """A model as JSON, serialised once by pydantic-core.
+
+    The hot routes skip FastAPI's re-validation of a model that is already valid; the
+    route's ``response_model`` still documents it.
+    """
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.post(

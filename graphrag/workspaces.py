@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict
 from graphrag.config import Settings, StoreKind
 from graphrag.errors import ConfigError, InvalidArgumentError, NotFoundError
 from graphrag.facade import GraphRAG
-from graphrag.ports import Embedder, Extractor
+from graphrag.ports import ChatModel, Embedder, Extractor
 from graphrag.retrieve.question import QuestionAnalyzer
 from graphrag.runtime import make_embedder, make_extractor
 from graphrag.stores import create_store
@@ -110,6 +110,7 @@ class WorkspaceManager:
             one, loaded on first use).
         extractor: A preloaded extractor to share (default: the configured one).
         analyzer: A preloaded question analyzer to share.
+        chat_model: A chat model shared by every workspace (default: the configured one).
 
     Raises:
         ConfigError: If ``api.default_workspace`` is not a valid workspace name.
@@ -122,8 +123,10 @@ class WorkspaceManager:
         embedder: Embedder | None = None,
         extractor: Extractor | None = None,
         analyzer: QuestionAnalyzer | None = None,
+        chat_model: ChatModel | None = None,
     ) -> None:
         self._settings = settings
+        self._chat_model = chat_model
         self._default = settings.api.default_workspace
         if WORKSPACE_NAME.fullmatch(self._default) is None:
             msg = (
@@ -240,6 +243,7 @@ class WorkspaceManager:
             embedder=self._embedder,
             extractor=self._extractor,
             analyzer=self._analyzer,
+            chat_model=self._chat_model,
         )
         self._open[name] = _Open(rag, await self._identity(name))
         logger.info("opened workspace %s (%s)", name, rag.components.store.location)

@@ -99,7 +99,7 @@ def evaluate(
     ],
     modes: Annotated[
         str, typer.Option("--modes", help="Comma-separated retrieval modes.")
-    ] = "naive,bm25,local,hybrid,ppr",
+    ] = "naive,bm25,local,hybrid,ppr,global",
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, help="First N questions (and their passages)."),

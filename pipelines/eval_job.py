@@ -10,10 +10,24 @@ Each question is retrieved with ``top_k=10`` (more when chunks of the same passa
 than 10 distinct passages); chunks map to their passages, keeping each passage's best rank.
 Latency is the wall time of ``retrieve()`` after one untimed warm-up query per mode.
 
+The ``global`` mode ranks community summaries: when it is among the modes, the graph
+analysis (PageRank, communities, embedded summaries) runs on the index first, unless the
+index holds an analysis that is still current. It answers questions about whole themes of
+the corpus, so its passage recall on multi-hop questions is expected to be low.
+
 With ``answers`` (the default) each question is also answered by the extractive answerer
 from its first context (outside the timed part), recording the answer's relevance and whether
 it abstained under ``answer.min_relevance``: every dev-set question has an answer, so a mode
 that abstains on some shows a relevance floor set too high (or a retrieval regression).
+
+When an LLM is configured (the components' answerer is an
+:class:`~graphrag.answer.LLMAnswerer`), each question with a gold answer is also answered by
+the model from the same context, and the answers are scored against the gold answer and its
+aliases: SQuAD exact match and token F1 per mode (:mod:`graphrag.evaluation.answers`). A
+failed call is recorded per question; a budget stop ends the answering for the rest of the
+run (retrieval scores are still complete). Without an LLM there are no EM/F1 figures: the
+extractive answers are whole sentences, which EM and F1 against short gold answers would
+only measure as sentence length.
 """
 
 from __future__ import annotations
@@ -30,13 +44,25 @@ from pathlib import Path
 from typing import Any
 
 from graphrag.answer.extractive import ExtractiveAnswerer, abstained
+from graphrag.answer.llm_answerer import LLMAnswerer
 from graphrag.build import IngestReport
 from graphrag.config import EmbeddedStoreSettings, Settings, StoreKind
 from graphrag.errors import EvaluationError, GraphRAGError
-from graphrag.evaluation import EvalDataset, ModeScores, dedupe_ranking, score_mode
+from graphrag.evaluation import (
+    EvalDataset,
+    EvalQuestion,
+    ModeScores,
+    best_scores,
+    dedupe_ranking,
+    score_answers,
+    score_mode,
+)
+from graphrag.evaluation.answers import AnswerScores, answer_span
+from graphrag.llm import BudgetExceededError
 from graphrag.models import RetrievalMode, RetrievedContext
 from graphrag.operations.ingest import ProgressCallback, ingest_documents
 from graphrag.runtime import Components
+from pipelines.analyze_job import run_analysis
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +85,10 @@ class QuestionResult:
         relevance: The extractive answer's relevance score (``None``: not answered, or no
             usable sentence).
         abstained: Whether the extractive answer abstained (relevance below the floor).
+        prediction: The LLM's answer text (``None``: no LLM, or not answered).
+        em: Its exact match with the gold answer or an alias.
+        f1: Its best token F1 over the gold answer and aliases.
+        answer_error: Why the LLM could not answer, if it failed.
     """
 
     id: str
@@ -68,6 +98,46 @@ class QuestionResult:
     error: str | None = None
     relevance: float | None = None
     abstained: bool = False
+    prediction: str | None = None
+    em: float | None = None
+    f1: float | None = None
+    answer_error: str | None = None
+
+
+@dataclass
+class AnswerGenerator:
+    """Answers the evaluation questions with the LLM; stops for the run at a budget stop.
+
+    Attributes:
+        answerer: The LLM answerer of the components.
+        stopped: Why answering stopped for the rest of the run (the budget), if it did.
+    """
+
+    answerer: LLMAnswerer
+    stopped: str | None = None
+
+    async def answer(
+        self, question: EvalQuestion, context: RetrievedContext, result: QuestionResult
+    ) -> None:
+        """Answer one question from its context and score it against the gold answers."""
+        if not question.gold_answers:
+            return
+        if self.stopped is not None:
+            result.answer_error = self.stopped
+            return
+        try:
+            answer = await self.answerer.answer(question.question, context)
+        except BudgetExceededError as exc:
+            logger.warning("LLM budget reached: no more answers in this run (%s)", exc)
+            self.stopped = result.answer_error = str(exc)
+            return
+        except GraphRAGError as exc:
+            logger.warning("the LLM could not answer %s: %s", question.id, exc)
+            result.answer_error = str(exc)
+            return
+        result.prediction = answer.text
+        em, f1 = best_scores(answer_span(answer.text), question.gold_answers)
+        result.em, result.f1 = em, round(f1, 4)
 
 
 @dataclass
@@ -126,8 +196,27 @@ def eval_settings(settings: Settings, out_dir: Path) -> Settings:
     )
 
 
+async def ensure_analysis(components: Components) -> bool:
+    """Run the graph analysis unless the store holds a current one with embedded summaries.
+
+    Returns:
+        Whether the analysis ran.
+    """
+    state = await components.store.analysis_state()
+    if state is not None and not state.stale and state.embedded > 0:
+        logger.info("reusing the community analysis of %s", state.analyzed_at.isoformat())
+        return False
+    report = await run_analysis(components)
+    logger.info(
+        "analysed the index for the global mode: %d communities in %.1f s",
+        report.communities,
+        report.seconds,
+    )
+    return True
+
+
 def parse_modes(text: str | Sequence[str] | None) -> list[RetrievalMode]:
-    """Parse ``"naive,bm25"`` (or a list) into modes; ``None`` means all five.
+    """Parse ``"naive,bm25"`` (or a list) into modes; ``None`` means all of them.
 
     Raises:
         EvaluationError: If a mode is unknown.
@@ -185,6 +274,8 @@ async def run_eval(
         index = await ingest_documents(components, dataset.documents(), progress=index_progress)
         if index.failed:
             logger.warning("%d passages failed to index", len(index.failed))
+        if RetrievalMode.GLOBAL in modes:
+            await ensure_analysis(components)
         await asyncio.to_thread(_write_manifest, dataset, out_dir)
         run = EvalRun(
             dataset=dataset.name,
@@ -194,17 +285,20 @@ async def run_eval(
             index=index,
             index_reused=reused,
         )
-        answerer = (
-            ExtractiveAnswerer(
-                components.embedder, min_relevance=components.settings.answer.min_relevance
-            )
-            if answers
-            else None
-        )
-        await _run_modes(components, dataset, modes, run, query_progress, answerer)
+        answerer, generator = _answerers(components) if answers else (None, None)
+        await _run_modes(components, dataset, modes, run, query_progress, answerer, generator)
         return run
     finally:
         await components.close()
+
+
+def _answerers(components: Components) -> tuple[ExtractiveAnswerer, AnswerGenerator | None]:
+    """The extractive answerer (relevance, abstentions) and, with an LLM, the generator."""
+    extractive = ExtractiveAnswerer(
+        components.embedder, min_relevance=components.settings.answer.min_relevance
+    )
+    llm = components.answerer
+    return extractive, AnswerGenerator(llm) if isinstance(llm, LLMAnswerer) else None
 
 
 async def _run_modes(
@@ -214,6 +308,7 @@ async def _run_modes(
     run: EvalRun,
     progress: ProgressCallback | None,
     answerer: ExtractiveAnswerer | None = None,
+    generator: AnswerGenerator | None = None,
 ) -> None:
     total = len(modes) * len(dataset.questions)
     for position, mode in enumerate(modes):
@@ -223,9 +318,12 @@ async def _run_modes(
             if progress is not None:
                 progress(offset + done, total)
 
-        results = await _run_mode(components, dataset, mode, tick, answerer)
+        results = await _run_mode(components, dataset, mode, tick, answerer, generator)
         run.details[mode.value] = results
-        run.scores.append(_score(mode, results, answered=answerer is not None))
+        scores = _score(mode, results, answered=answerer is not None)
+        if generator is not None:
+            scores.answers = _answer_scores(dataset, results)
+        run.scores.append(scores)
 
 
 async def _run_mode(
@@ -234,6 +332,7 @@ async def _run_mode(
     mode: RetrievalMode,
     progress: ProgressCallback,
     answerer: ExtractiveAnswerer | None = None,
+    generator: AnswerGenerator | None = None,
 ) -> list[QuestionResult]:
     if dataset.questions:  # warm-up: models, caches, first-query costs
         await _retrieve_passages(components, dataset.questions[0].question, mode)
@@ -252,6 +351,8 @@ async def _run_mode(
         result = QuestionResult(question.id, gold, ranking, round(elapsed, 3), error)
         if answerer is not None and context is not None:
             await _answer(answerer, question.question, context, result)
+        if generator is not None and context is not None:
+            await generator.answer(question, context, result)
         results.append(result)
         progress(done, len(dataset.questions))
     return results
@@ -309,6 +410,21 @@ def _score(
                 scores.abstained,
                 len(scored),
             )
+    return scores
+
+
+def _answer_scores(dataset: EvalDataset, results: list[QuestionResult]) -> AnswerScores:
+    """EM and F1 of the LLM's answers of one mode (failed answers counted apart)."""
+    golds = {q.id: q.gold_answers for q in dataset.questions}
+    answered = [r for r in results if r.prediction is not None]
+    failed = sum(1 for r in results if r.answer_error is not None)
+    scores = score_answers(
+        [r.prediction or "" for r in answered], [golds[r.id] for r in answered], errors=failed
+    )
+    logger.info(
+        "answers: EM %.3f, F1 %.3f over %d questions (%d failed, %d not supported)",
+        scores.em, scores.f1, scores.questions, failed, scores.not_supported,
+    )  # fmt: skip
     return scores
 
 

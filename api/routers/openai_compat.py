@@ -5,7 +5,9 @@ so OpenAI clients, LangChain's ``ChatOpenAI`` and chat UIs can use the platform.
 name picks the retrieval mode: ``graphrag`` (the configured default) or ``graphrag-<mode>``
 (``graphrag-ppr``, ``graphrag-hybrid``...). The reply's text ends with its numbered sources,
 and the citations are also returned as data: a top-level ``citations`` list (the last chunk
-carries it when streaming). Sampling parameters are accepted and ignored.
+carries it when streaming). Sampling parameters are accepted and ignored. With an LLM
+configured the answer is the model's (kind ``generated``), streamed token by token, and the
+``usage`` is the model's; without one the extractive answer is streamed in word pieces.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Scope, scoped
 from api.errors import ApiError, error_body, library_status
 from api.metrics import REQUEST_ID
-from api.routers.query import pieces
 from api.security import Role
+from graphrag.answer.streaming import AnswerStream
 from graphrag.errors import GraphRAGError
 from graphrag.models import Answer, RetrievalMode
 
@@ -144,7 +146,7 @@ async def chat_completions(body: ChatRequest, scope: Reader) -> Any:
                 "logprobs": None,
             }
         ],
-        "usage": _usage(question, content),
+        "usage": _usage(question, content, answer),
         "citations": [c.model_dump(mode="json") for c in answer.citations],
         "system_fingerprint": None,
     }
@@ -158,8 +160,12 @@ def with_sources(answer: Answer) -> str:
     return answer.text + "\n\nSources:\n" + "\n".join(lines)
 
 
-def _usage(question: str, content: str) -> dict[str, int]:
-    prompt, completion = len(question.split()), len(content.split())
+def _usage(question: str, content: str, answer: Answer) -> dict[str, int]:
+    """The chat model's token usage when it wrote the answer, else word counts."""
+    if answer.usage is not None:
+        prompt, completion = answer.usage.prompt_tokens, answer.usage.completion_tokens
+    else:
+        prompt, completion = len(question.split()), len(content.split())
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -181,15 +187,23 @@ def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = Non
 async def _stream(
     scope: Scope, question: str, mode: RetrievalMode | None, model: str, cid: str
 ) -> AsyncIterator[str]:
+    stream: AnswerStream | None = None
     try:
-        answer = await scope.rag.answer(question, mode=mode)
+        stream = await scope.rag.answer_stream(question, mode=mode)
         yield _chunk(cid, model, {"role": "assistant", "content": ""})
-        for piece in pieces(with_sources(answer)):
+        async for piece in stream:
             yield _chunk(cid, model, {"content": piece})
+        answer = stream.answer
+        sources = with_sources(answer)[len(answer.text) :]
+        if sources:
+            yield _chunk(cid, model, {"content": sources})
         last = json.loads(_chunk(cid, model, {}, "stop")[6:])
         last["citations"] = [c.model_dump(mode="json") for c in answer.citations]
         yield f"data: {json.dumps(last, ensure_ascii=False)}\n\n"
     except GraphRAGError as exc:
         _, code = library_status(exc)
         yield f"data: {json.dumps(error_body(code, str(exc), REQUEST_ID.get()))}\n\n"
+    finally:
+        if stream is not None and not stream.done:
+            await stream.aclose()  # the client left: stop the model
     yield "data: [DONE]\n\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from api.errors import error_body, library_status
 from api.metrics import REQUEST_ID
 from api.schemas import AskRequest
 from api.security import Role
+from graphrag.answer.streaming import AnswerStream, word_pieces
 from graphrag.errors import GraphRAGError
 from graphrag.models import Answer, RetrievedContext
 
@@ -25,16 +25,14 @@ logger = logging.getLogger(__name__)
 
 Reader = Annotated[Scope, Depends(scoped(Role.READER))]
 
-_PIECE = re.compile(r"\S+\s*|\s+")
-
 
 def pieces(text: str) -> list[str]:
-    """Split an answer into word pieces that join back to it exactly (for streaming).
+    """Split text into word pieces that join back to it exactly (for streaming).
 
-    An extractive answer exists whole before it is sent; an LLM answerer streams its own
-    tokens instead.
+    An extractive answer exists whole before it is sent and goes out in these pieces; an
+    LLM answer streams the model's own tokens (:meth:`graphrag.GraphRAG.answer_stream`).
     """
-    return _PIECE.findall(text)
+    return word_pieces(text)
 
 
 @router.post("/retrieve", response_model=RetrievedContext, summary="Context only")
@@ -69,8 +67,10 @@ def as_json(model: BaseModel) -> Response:
 async def query_stream(body: AskRequest, scope: Reader) -> EventSourceResponse:
     """Stream the answer as events.
 
-    Events: ``context`` (the retrieved chunks), ``delta`` (answer text pieces), ``citation``
-    (one per citation), ``done`` (the whole answer); ``error`` on failure.
+    Events: ``context`` (the retrieved chunks), ``delta`` (answer text pieces: the model's
+    tokens as they arrive with an LLM, word pieces of the extractive answer without one),
+    ``citation`` (one per checked citation), ``done`` (the whole answer); ``error`` on
+    failure. The deltas join to the ``done`` answer's text.
 
     A bad question is refused before the stream starts (4xx in the error shape).
     """
@@ -88,12 +88,13 @@ def sse(event: str, data: Any) -> str:
 
 async def _answer_events(scope: Scope, question: str, body: AskRequest) -> AsyncIterator[str]:
     rid = REQUEST_ID.get()
+    stream: AnswerStream | None = None
     try:
-        context = await scope.rag.retrieve(question, mode=body.mode, top_k=body.top_k)
-        yield sse("context", context.model_dump(mode="json"))
-        answer = await scope.rag.components.answerer.answer(question, context)
-        for piece in pieces(answer.text):
+        stream = await scope.rag.answer_stream(question, mode=body.mode, top_k=body.top_k)
+        yield sse("context", stream.context.model_dump(mode="json"))
+        async for piece in stream:
             yield sse("delta", {"text": piece})
+        answer = stream.answer
         for citation in answer.citations:
             yield sse("citation", citation.model_dump(mode="json"))
         yield sse("done", answer.model_dump(mode="json", exclude={"context"}))
@@ -104,3 +105,6 @@ async def _answer_events(scope: Scope, question: str, body: AskRequest) -> Async
     except Exception:
         logger.exception("stream %s failed unexpectedly", rid)
         yield sse("error", error_body("internal", "internal error", rid))
+    finally:
+        if stream is not None and not stream.done:
+            await stream.aclose()  # the client left: stop the model

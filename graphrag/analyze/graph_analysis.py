@@ -3,9 +3,16 @@
 :func:`analyze_graph` reads every relation from the store, builds an undirected weighted
 graph (parallel relations between two entities add up their weights), ranks the entities
 with PageRank and groups them with Louvain (seeded, so a rerun on the same graph gives the
-same communities and ids). Each community gets a title (its three highest-ranked members)
-and an extractive summary built from its strongest SVO relations; no LLM is involved. The
-result replaces the previous analysis in one :meth:`~graphrag.ports.GraphStore.save_analysis`.
+same communities and ids). Each community gets a title (its three highest-ranked members),
+its supporting chunks (those whose relations connect the most members) and an extractive
+summary (:mod:`graphrag.analyze.summaries`: top members with types, strongest SVO relations,
+the sentences that best connect the members, each cited by chunk id); no LLM is involved.
+With an embedder, each summary is embedded for the ``global`` retrieval mode. The result
+replaces the previous analysis in one :meth:`~graphrag.ports.GraphStore.save_analysis`.
+
+The analysis is a full recompute: after documents are added, changed or deleted the stored
+ranks and communities are stale until it runs again
+(:meth:`~graphrag.ports.GraphStore.analysis_state` tells).
 """
 
 from __future__ import annotations
@@ -14,29 +21,49 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
 
+from graphrag.analyze.summaries import (
+    MATCH_MEMBERS,
+    SUMMARY_ENTITIES,
+    SUMMARY_PREFIX,
+    SUMMARY_RELATIONS,
+    KeySentence,
+    embedding_text,
+    key_sentences,
+    summarize,
+    support_chunks,
+)
 from graphrag.errors import ConfigError
 from graphrag.ids import digest
-from graphrag.models import Community, Relation, RelationKind
-from graphrag.ports import GraphStore
+from graphrag.models import Chunk, Community, Entity, Relation, RelationKind
+from graphrag.ports import Embedder, GraphStore
+
+__all__ = [
+    "SUMMARY_PREFIX",
+    "AnalysisReport",
+    "Clusters",
+    "analyze_graph",
+    "build_graph",
+    "community_id",
+    "make_communities",
+    "named_ids",
+    "rank_and_cluster",
+]
 
 logger = logging.getLogger(__name__)
 
 LEVEL = 0
 """Level of the communities written (one level: the final Louvain partition)."""
 
-SUMMARY_PREFIX = "Extractive summary:"
-"""Start of every summary: it is built from stored names and relations, not by an LLM."""
-
 TITLE_MEMBERS = 3
-SUMMARY_ENTITIES = 8
-SUMMARY_RELATIONS = 5
 PAGERANK_MAX_ITER = 200
 """Power iterations allowed (damping 0.85 converges well within this on any graph)."""
+SUMMARY_BATCH = 256
+"""Communities summarised and embedded per step (bounds the entity and chunk rows held)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +75,17 @@ class AnalysisReport:
         relations: Relations read from the store.
         communities: Communities saved (with at least ``min_community_size`` members).
         seconds: Wall time, reading and saving included.
+        embedded: Communities saved with a summary embedding (0 without an embedder).
+        timings: Seconds per stage: ``read`` (relations), ``cluster`` (PageRank, Louvain,
+            supporting chunks), ``summarize`` (names, chunks, sentences), ``embed``, ``save``.
     """
 
     entities: int
     relations: int
     communities: int
     seconds: float
+    embedded: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,11 +96,13 @@ class Clusters:
         ranks: PageRank of every entity in the graph (sums to 1).
         groups: Community members, highest rank first; groups by size descending.
         key_relations: For each group, its strongest SVO relations inside the group.
+        chunks: For each group, its supporting chunks (most members connected first).
     """
 
     ranks: dict[str, float]
     groups: list[list[str]]
     key_relations: list[list[Relation]]
+    chunks: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -157,7 +191,10 @@ def rank_and_cluster(
     ranks = {ids[node]: score for node, score in scores.items()}
     group_of = {entity: index for index, group in enumerate(groups) for entity in group}
     return Clusters(
-        ranks=ranks, groups=groups, key_relations=_key_relations(relations, group_of, len(groups))
+        ranks=ranks,
+        groups=groups,
+        key_relations=_key_relations(relations, group_of, len(groups)),
+        chunks=support_chunks(relations, groups, ranks),
     )
 
 
@@ -166,54 +203,77 @@ def community_id(level: int, ordinal: int, member_ids: Sequence[str]) -> str:
     return "k_" + digest(str(level), str(ordinal), digest(*sorted(member_ids)))
 
 
-def summarize(
-    members: Sequence[str], relations: Sequence[Relation], names: Mapping[str, str]
-) -> str:
-    """Return the extractive summary of a community (top members, strongest SVO relations).
+def make_communities(
+    clusters: Clusters,
+    entities: Mapping[str, Entity],
+    chunks: Mapping[str, Chunk] | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+) -> tuple[list[Community], list[str]]:
+    """Turn computed groups into :class:`Community` models with titles and summaries.
 
     Args:
-        members: Member ids, highest rank first.
-        relations: The community's strongest SVO relations, strongest first.
-        names: Entity id to display name (missing ids are shown as ids).
+        clusters: The computed ranks and groups.
+        entities: Entity rows by id (names, types, aliases) of :func:`named_ids`.
+        chunks: The supporting chunks by id (their sentences are quoted); without them the
+            summaries have no key sentences.
+        start: First group to convert (ordinal).
+        stop: Group after the last one (default: all).
+
+    Returns:
+        The communities (without embeddings) and, for each, the text to embed.
     """
-    shown = [names.get(e, e) for e in members[:SUMMARY_ENTITIES]]
-    more = len(members) - len(shown)
-    entities = ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")
-
-    def name(entity_id: str) -> str:
-        return names.get(entity_id, entity_id)
-
-    facts = ", ".join(f"{name(r.source_id)} –{r.predicate}→ {name(r.target_id)}" for r in relations)
-    return f"{SUMMARY_PREFIX} Entities: {entities}; key relations: {facts or 'none found'}."
-
-
-def make_communities(clusters: Clusters, names: Mapping[str, str]) -> list[Community]:
-    """Turn computed groups into :class:`Community` models with titles and summaries."""
+    found = chunks or {}
     communities: list[Community] = []
-    for ordinal, (members, relations) in enumerate(
-        zip(clusters.groups, clusters.key_relations, strict=True)
-    ):
+    texts: list[str] = []
+    end = len(clusters.groups) if stop is None else stop
+    for ordinal in range(start, end):
+        members = clusters.groups[ordinal]
+        title = ", ".join(_display(e, entities) for e in members[:TITLE_MEMBERS])
+        support = clusters.chunks[ordinal] if ordinal < len(clusters.chunks) else []
+        sentences: list[KeySentence] = key_sentences(
+            [found[c] for c in support if c in found],
+            [entities[e] for e in members[:MATCH_MEMBERS] if e in entities],
+            clusters.ranks,
+        )
+        relations = clusters.key_relations[ordinal]
         communities.append(
             Community(
                 id=community_id(LEVEL, ordinal, members),
                 level=LEVEL,
                 ordinal=ordinal,
                 member_ids=list(members),
-                title=", ".join(names.get(e, e) for e in members[:TITLE_MEMBERS]),
-                summary=summarize(members, relations, names),
+                title=title,
+                summary=summarize(members, relations, entities, sentences),
+                chunk_ids=list(support),
             )
         )
-    return communities
+        texts.append(embedding_text(title, members, entities, sentences))
+    return communities, texts
 
 
-def named_ids(clusters: Clusters) -> list[str]:
-    """The entity ids whose names titles and summaries show."""
+def _display(entity_id: str, entities: Mapping[str, Entity]) -> str:
+    found = entities.get(entity_id)
+    return found.name if found is not None else entity_id
+
+
+def named_ids(clusters: Clusters, start: int = 0, stop: int | None = None) -> list[str]:
+    """The entity ids whose names and types titles, summaries and sentence matching use."""
     wanted: dict[str, None] = {}
-    for members, relations in zip(clusters.groups, clusters.key_relations, strict=True):
-        wanted.update(dict.fromkeys(members[:SUMMARY_ENTITIES]))
-        for relation in relations:
+    end = len(clusters.groups) if stop is None else stop
+    for ordinal in range(start, end):
+        members = clusters.groups[ordinal]
+        wanted.update(dict.fromkeys(members[: max(SUMMARY_ENTITIES, MATCH_MEMBERS)]))
+        for relation in clusters.key_relations[ordinal][:SUMMARY_RELATIONS]:
             wanted.update(dict.fromkeys((relation.source_id, relation.target_id)))
     return list(wanted)
+
+
+def support_ids(clusters: Clusters, start: int = 0, stop: int | None = None) -> list[str]:
+    """The supporting chunk ids of the groups ``start``..``stop``."""
+    end = len(clusters.groups) if stop is None else stop
+    return list(dict.fromkeys(c for group in clusters.chunks[start:end] for c in group))
 
 
 def _check(resolution: float, min_community_size: int) -> None:
@@ -225,36 +285,76 @@ def _check(resolution: float, min_community_size: int) -> None:
         raise ConfigError(msg)
 
 
+async def _summaries(
+    store: GraphStore,
+    clusters: Clusters,
+    embedder: Embedder | None,
+    timings: dict[str, float],
+) -> list[Community]:
+    """Name, summarise and (with an embedder) embed the communities, a batch at a time."""
+    communities: list[Community] = []
+    for start in range(0, len(clusters.groups), SUMMARY_BATCH):
+        stop = min(start + SUMMARY_BATCH, len(clusters.groups))
+        began = time.perf_counter()
+        entities = {e.id: e for e in await store.get_entities(named_ids(clusters, start, stop))}
+        chunks = {c.id: c for c in await store.get_chunks(support_ids(clusters, start, stop))}
+        batch, texts = await asyncio.to_thread(
+            make_communities, clusters, entities, chunks, start=start, stop=stop
+        )
+        timings["summarize"] = timings.get("summarize", 0.0) + time.perf_counter() - began
+        if embedder is not None and batch:
+            began = time.perf_counter()
+            vectors = await embedder.embed(texts, kind="passage")
+            batch = [
+                c.model_copy(update={"embedding": np.asarray(v, dtype=np.float32)})
+                for c, v in zip(batch, vectors, strict=True)
+            ]
+            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - began
+        communities.extend(batch)
+    return communities
+
+
 async def analyze_graph(
-    store: GraphStore, *, resolution: float = 1.0, seed: int = 42, min_community_size: int = 2
+    store: GraphStore,
+    *,
+    embedder: Embedder | None = None,
+    resolution: float = 1.0,
+    seed: int = 42,
+    min_community_size: int = 2,
 ) -> AnalysisReport:
-    """Rank entities, find communities and save both to the store (replacing older ones).
+    """Rank entities, find and summarise communities and save them (replacing older ones).
 
     Example:
         ```python
         async def analyze(settings: Settings) -> None:
             components = await open_components(settings)
-            report = await analyze_graph(components.store)
-            print(report.entities, report.communities)
+            report = await analyze_graph(components.store, embedder=components.embedder)
+            print(report.entities, report.communities, report.embedded)
             await components.close()
         ```
 
     Args:
         store: The graph store to read and update.
+        embedder: Embeds the summaries (``kind="passage"``) for the ``global`` retrieval
+            mode; without one the communities are saved without embeddings.
         resolution: Louvain resolution (above 1: more, smaller communities).
         seed: Louvain's random seed; the same graph and seed give the same communities.
         min_community_size: Communities with fewer members are not saved.
 
     Returns:
-        Counts and wall time.
+        Counts, wall time and seconds per stage.
 
     Raises:
         ConfigError: If ``resolution`` is not positive or ``min_community_size`` below 1.
         StoreError: If the store cannot be read or written.
+        EmbeddingError: If the embedder fails (nothing is saved).
     """
     _check(resolution, min_community_size)
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     relations = await store.all_relations()
+    timings["read"] = time.perf_counter() - started
+    began = time.perf_counter()
     clusters = await asyncio.to_thread(
         rank_and_cluster,
         relations,
@@ -262,17 +362,21 @@ async def analyze_graph(
         seed=seed,
         min_community_size=min_community_size,
     )
-    names = {e.id: e.name for e in await store.get_entities(named_ids(clusters))}
-    communities = make_communities(clusters, names)
+    timings["cluster"] = time.perf_counter() - began
+    communities = await _summaries(store, clusters, embedder, timings)
+    began = time.perf_counter()
     await store.save_analysis(clusters.ranks, communities)
+    timings["save"] = time.perf_counter() - began
     report = AnalysisReport(
         entities=len(clusters.ranks),
         relations=len(relations),
         communities=len(communities),
         seconds=time.perf_counter() - started,
+        embedded=sum(c.embedding is not None for c in communities),
+        timings={k: round(v, 3) for k, v in timings.items()},
     )
     logger.info(
-        "analysed %d entities and %d relations: %d communities in %.1f s",
-        report.entities, report.relations, report.communities, report.seconds,
+        "analysed %d entities and %d relations: %d communities (%d embedded) in %.1f s",
+        report.entities, report.relations, report.communities, report.embedded, report.seconds,
     )  # fmt: skip
     return report

@@ -1,4 +1,4 @@
-"""Retrieval evaluation: dataset readers (HippoRAG formats) and recall/latency metrics.
+"""Evaluation: dataset readers (HippoRAG formats), recall/latency and answer EM/F1 metrics.
 
 The runner that indexes a corpus and scores every retrieval mode is
 ``pipelines/eval_job.py``; this package holds the pure parts it builds on.
@@ -6,6 +6,15 @@ The runner that indexes a corpus and scores every retrieval mode is
 
 from __future__ import annotations
 
+from graphrag.evaluation.answers import (
+    AnswerScores,
+    answer_span,
+    best_scores,
+    exact_match,
+    f1_score,
+    normalize_answer,
+    score_answers,
+)
 from graphrag.evaluation.datasets import EvalDataset, EvalQuestion, Passage, load_dataset
 from graphrag.evaluation.metrics import (
     ALL_GOLD_KS,
@@ -21,14 +30,21 @@ from graphrag.evaluation.metrics import (
 __all__ = [
     "ALL_GOLD_KS",
     "RECALL_KS",
+    "AnswerScores",
     "EvalDataset",
     "EvalQuestion",
     "ModeScores",
     "Passage",
     "all_gold_at_k",
+    "answer_span",
+    "best_scores",
     "dedupe_ranking",
+    "exact_match",
+    "f1_score",
     "load_dataset",
+    "normalize_answer",
     "percentile",
     "recall_at_k",
+    "score_answers",
     "score_mode",
 ]

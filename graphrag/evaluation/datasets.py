@@ -64,6 +64,8 @@ class EvalQuestion:
         answer: The reference answer, if the dataset has one.
         context_indexes: Corpus indexes of the passages the dataset lists with the question
             (gold and distractors), used to cut a small corpus for a slice.
+        aliases: Other accepted forms of the answer (MuSiQue's ``answer_aliases``; none in
+            HotpotQA).
     """
 
     id: str
@@ -72,6 +74,13 @@ class EvalQuestion:
     gold_indexes: list[int] = field(default_factory=list)
     answer: str | None = None
     context_indexes: list[int] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def gold_answers(self) -> list[str]:
+        """The reference answer and its aliases (empty when the dataset has no answer)."""
+        answers = [self.answer, *self.aliases] if self.answer else list(self.aliases)
+        return [a for a in dict.fromkeys(answers) if a and a.strip()]
 
 
 @dataclass
@@ -321,6 +330,7 @@ def _question(
         msg = f"{path}: question {qid} has no gold passage; every question needs one"
         raise EvaluationError(msg)
     answer = record.get("answer")
+    aliases = record.get("answer_aliases")
     return EvalQuestion(
         id=str(qid),
         question=str(record["question"]),
@@ -328,4 +338,5 @@ def _question(
         gold_indexes=[by_pair[pair] for pair in gold],
         answer=answer if isinstance(answer, str) else None,
         context_indexes=list(dict.fromkeys(context)),
+        aliases=[a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else [],
     )

@@ -1,4 +1,4 @@
-"""Retrieval: the modes (naive, bm25, local, hybrid, ppr), rank fusion and token budgets.
+"""Retrieval: the modes (naive, bm25, local, hybrid, ppr, global), fusion and token budgets.
 
 :class:`RetrievalService` is the one object entry points use; the pure parts (fusion,
 PageRank, budget) are importable on their own for tests and tuning.

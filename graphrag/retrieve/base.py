@@ -8,7 +8,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from graphrag.models import Document, Entity, Hit, Relation, ScoredChunk, ScoredEntity
+from graphrag.models import (
+    Document,
+    Entity,
+    Hit,
+    Relation,
+    ScoredChunk,
+    ScoredCommunity,
+    ScoredEntity,
+)
 from graphrag.ports import GraphStore
 from graphrag.retrieve.fusion import dedupe_hits
 
@@ -32,12 +40,16 @@ class Ranking:
         entities: Context entities, best first.
         relations: Relations between the context entities.
         paths: Entity-name paths from question entities to context entities.
+        communities: Ranked community summaries (``global`` mode).
+        notes: What the caller should know about the context.
     """
 
     hits: list[Hit]
     entities: list[ScoredEntity] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     paths: list[list[str]] = field(default_factory=list)
+    communities: list[ScoredCommunity] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class StageTimer:

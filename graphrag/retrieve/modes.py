@@ -11,9 +11,13 @@ Modes (see :class:`~graphrag.models.RetrievalMode`):
   weighted min-max (``0.5/0.2/0.3``; RRF with ``rrf_k`` on request, see :data:`HYBRID_FUSION`).
 - ``ppr``: personalised PageRank over the passage-entity graph (see
   :mod:`graphrag.retrieve.ppr_retriever`).
+- ``global``: the community summaries of ``graphrag analyze``, ranked by summary cosine
+  blended with the question entities' membership; their supporting chunks are the chunks
+  (see :mod:`graphrag.retrieve.global_search`).
 
 Every mode returns at most ``top_k`` distinct chunks cut to ``token_budget``, with timings in
-milliseconds for the stages ``analyze``, ``embed``, ``store``, ``rank`` and ``total``.
+milliseconds for the stages ``analyze``, ``embed``, ``store``, ``rank`` and ``total``, and
+notes when the caller should know something (``global`` before ``graphrag analyze``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from graphrag.retrieve.base import (
 )
 from graphrag.retrieve.budget import apply_budget
 from graphrag.retrieve.fusion import minmax_fuse, rrf_fuse
+from graphrag.retrieve.global_search import GLOBAL_COMMUNITIES, GLOBAL_MEMBER_WEIGHT, GlobalSearch
 from graphrag.retrieve.ppr_retriever import rank_ppr
 from graphrag.retrieve.question import QuestionAnalyzer, validate_question
 from graphrag.retrieve.seeds import DEFAULT_LINK_THRESHOLD, QuestionSeeds, analyze_question
@@ -93,6 +98,9 @@ class RetrievalService:
         link_threshold: Minimum cosine to link a question surface to its nearest entity.
         hybrid_fusion: ``"rrf"`` or ``"minmax"`` (default :data:`HYBRID_FUSION`).
         hybrid_weights: Weights of the (dense, BM25, graph) lists in ``hybrid``.
+        global_communities: Communities a ``global`` context holds.
+        global_member_weight: Weight of the question entities' membership against the
+            summary cosine in ``global`` (0: the question is not analysed, only embedded).
 
     Example:
         ```python
@@ -114,10 +122,25 @@ class RetrievalService:
         link_threshold: float = DEFAULT_LINK_THRESHOLD,
         hybrid_fusion: FusionMethod = HYBRID_FUSION,
         hybrid_weights: tuple[float, float, float] = HYBRID_WEIGHTS,
+        global_communities: int = GLOBAL_COMMUNITIES,
+        global_member_weight: float = GLOBAL_MEMBER_WEIGHT,
     ) -> None:
         if hybrid_fusion not in ("rrf", "minmax"):
             msg = f"hybrid_fusion must be 'rrf' or 'minmax', got {hybrid_fusion!r}"
             raise InvalidArgumentError(msg)
+        if global_communities < 1 or not 0.0 <= global_member_weight <= 1.0:
+            msg = (
+                "global_communities must be at least 1 and global_member_weight between 0 "
+                f"and 1, got {global_communities} and {global_member_weight}"
+            )
+            raise InvalidArgumentError(msg)
+        self._global = GlobalSearch(
+            store,
+            embedder,
+            analyzer,
+            communities=global_communities,
+            member_weight=global_member_weight,
+        )
         self._fusion: FusionMethod = hybrid_fusion
         self._hybrid_weights = hybrid_weights
         self._store = store
@@ -172,7 +195,8 @@ class RetrievalService:
 
         Returns:
             At most ``top_k`` distinct chunks within ``token_budget``, best first, with
-            entities, relations, paths (entity names) and per-stage timings.
+            entities, relations, paths (entity names), communities (``global``), notes and
+            per-stage timings.
 
         Raises:
             InvalidQueryError: If the question is empty or too long, the mode unknown, or
@@ -198,6 +222,8 @@ class RetrievalService:
             entities=ranking.entities,
             relations=ranking.relations,
             paths=ranking.paths,
+            communities=ranking.communities,
+            notes=ranking.notes,
             token_count=sum(c.token_count for c in kept),
             truncated=truncated,
             timings=timer.finish(),
@@ -213,6 +239,8 @@ class RetrievalService:
     async def _rank(
         self, question: str, mode: RetrievalMode, top_k: int, timer: StageTimer
     ) -> Ranking:
+        if mode is RetrievalMode.GLOBAL:
+            return await self._global.rank(question, timer)
         if mode is RetrievalMode.BM25:
             with timer.stage("store"):
                 return Ranking(hits=await self._store.keyword_search(question, top_k))

@@ -75,6 +75,7 @@ async def analyze_question(
     analyzer: QuestionAnalyzer | None,
     timer: StageTimer,
     link_threshold: float = DEFAULT_LINK_THRESHOLD,
+    exact_only: bool = False,
 ) -> QuestionSeeds:
     """Embed the question and link its entity surfaces to graph entities.
 
@@ -85,6 +86,8 @@ async def analyze_question(
         analyzer: The spaCy question analyzer; ``None`` skips entity linking.
         timer: Receives the ``analyze``, ``store`` and ``embed`` stages.
         link_threshold: Minimum cosine for an embedding link.
+        exact_only: Link by exact name or alias only: unmatched surfaces are neither
+            embedded nor searched (the ``global`` mode).
 
     Returns:
         The question vector and its linked entities.
@@ -98,7 +101,7 @@ async def analyze_question(
     if surfaces:
         with timer.stage("store"):
             exact = await store.find_entities(sorted(set(keys.values())))
-    unmatched = [s for s in surfaces if not exact.get(keys[s])]
+    unmatched = [] if exact_only else [s for s in surfaces if not exact.get(keys[s])]
     with timer.stage("embed"):
         vectors = await embedder.embed([question, *unmatched], kind="query")
     linked = [

@@ -22,6 +22,10 @@ DISTRIBUTION_OF = {
     "sentence_transformers": "sentence-transformers",
     "jwt": "pyjwt",
     "prometheus_client": "prometheus-client",
+    "langchain_core": "langchain-core",
+    "langchain_openai": "langchain-openai",
+    "langchain_experimental": "langchain-experimental",
+    "json_repair": "json-repair",
 }
 OUR_PACKAGES = {"graphrag", "pipelines", "api"}
 

@@ -83,8 +83,20 @@ CHUNKS_TEXT_INDEX: Final = "inv_chunks_text"
 TEXT_ANALYZER: Final = "text_en"
 META_KEY: Final = "schema"
 
-VECTOR_TARGETS: Final = (CHUNKS, ENTITIES, COMMUNITIES, KEYS)
-"""Collections whose ``embedding`` gets a vector index."""
+ANALYSIS_KEY: Final = "analysis"
+"""Key of the ``meta`` document recording the last graph analysis."""
+
+VECTOR_TARGETS: Final = (CHUNKS, ENTITIES, KEYS)
+"""Collections whose ``embedding`` gets a vector index.
+
+``communities`` is searched by exact scans only: it holds few documents (about one per 20
+entities), and every ``graphrag analyze`` removes and re-inserts them all, while an IVF
+index is trained once on the vectors present (a stale index would serve the next analysis).
+"""
+
+EXACT_VECTOR_TARGETS: Final = (COMMUNITIES,)
+"""Collections with embeddings that are always scanned exactly (a vector index that an older
+version built on them is dropped by ``build_vector_indexes``)."""
 
 
 def vector_index_name(collection: str) -> str:

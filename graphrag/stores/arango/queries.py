@@ -28,6 +28,11 @@ AQL_DIR = Path(__file__).resolve().parents[3] / "aql"
 CURSOR_BATCH = 1000
 
 
+def _exact_target(target: str) -> str:
+    """The collection part of an exact-search file name (``entities`` unless named)."""
+    return target if target in ("chunks", "communities") else "entities"
+
+
 class Queries:
     """The AQL files of one folder, read on first use, with one method per query.
 
@@ -190,9 +195,8 @@ class Queries:
         return self.rows(db, name, {"query": query, "k": k, "nprobe": nprobe})
 
     def search_exact(self, db: Database, target: str, query: list[float], k: int) -> list[Doc]:
-        """``{id, score}`` of the ``k`` nearest chunks/entities by a full scan."""
-        name = "search_chunks_exact" if target == "chunks" else "search_entities_exact"
-        return self.rows(db, name, {"query": query, "k": k})
+        """``{id, score}`` of the ``k`` nearest chunks/entities/communities by a full scan."""
+        return self.rows(db, f"search_{_exact_target(target)}_exact", {"query": query, "k": k})
 
     def search_vector_many(
         self, db: Database, target: str, queries: list[list[float]], k: int, nprobe: int
@@ -205,7 +209,7 @@ class Queries:
         self, db: Database, target: str, queries: list[list[float]], k: int
     ) -> list[list[Doc]]:
         """Per query vector, ``{id, score}`` of the ``k`` nearest by a full scan."""
-        name = f"search_{'chunks' if target == 'chunks' else 'entities'}_exact_many"
+        name = f"search_{_exact_target(target)}_exact_many"
         return self.rows(db, name, {"queries": queries, "k": k})
 
     def search_bm25(self, db: Database, text: str, k: int, *, sync: bool) -> list[Doc]:

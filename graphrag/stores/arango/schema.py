@@ -44,6 +44,7 @@ from graphrag.stores.arango.names import (
     CHUNKS_VIEW,
     EDGE_COLLECTIONS,
     EDGE_DEFINITIONS,
+    EXACT_VECTOR_TARGETS,
     META,
     META_KEY,
     MIN_SERVER_VERSION,
@@ -404,7 +405,10 @@ def build_vector_indexes(
     dim: int,
     min_documents: int = DEFAULT_MIN_VECTOR_DOCUMENTS,
 ) -> Doc:
-    """Drop and recreate the vector indexes of chunks, entities, communities and keys.
+    """Drop and recreate the vector indexes of chunks, entities and keys.
+
+    Communities are always scanned exactly; a vector index on them (built by an older
+    version) is dropped.
 
     Args:
         db: The store's database, opened with the admin credentials.
@@ -420,6 +424,8 @@ def build_vector_indexes(
     # probed anew on every build: a server restarted with --vector-index must get indexes
     feature: bool | None = None
     report: Doc = {}
+    for collection in EXACT_VECTOR_TARGETS:  # communities: exact scans only (see names)
+        _drop_vector_indexes(db.collection(collection))
     for collection in VECTOR_TARGETS:
         documents = queries.count_embeddings(db, collection)
         _drop_vector_indexes(db.collection(collection))

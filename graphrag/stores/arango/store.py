@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from arango.database import StandardDatabase
@@ -23,7 +23,6 @@ from graphrag.models import (
     CandidateRequest,
     Candidates,
     Chunk,
-    Community,
     DeleteReport,
     Document,
     DocumentGraph,
@@ -39,11 +38,12 @@ from graphrag.models import (
     WriteReport,
 )
 from graphrag.ports import SearchTarget
-from graphrag.stores.arango import analysis, schema
 from graphrag.stores.arango import mapping as m
+from graphrag.stores.arango import schema
+from graphrag.stores.arango.analysis import ArangoAnalysis
 from graphrag.stores.arango.batch import first_unknown, plan_batch, validate_in_order
 from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection
-from graphrag.stores.arango.names import CHUNKS, ENTITIES
+from graphrag.stores.arango.names import CHUNKS, COMMUNITIES, ENTITIES
 from graphrag.stores.arango.queries import Queries
 from graphrag.stores.arango.records import ArangoRecords
 from graphrag.stores.arango.resolution import ArangoResolution
@@ -62,7 +62,13 @@ SYNC_SECONDS = 10.0
 """After a write, BM25 queries of this store wait for the view to commit for this long."""
 
 
-class ArangoGraphStore(ArangoRecords, ArangoResolution):
+def _check_target(target: str) -> None:
+    if target not in (CHUNKS, ENTITIES, COMMUNITIES):
+        msg = f"unknown search target {target!r}; use 'chunks', 'entities' or 'communities'"
+        raise StoreQueryError(msg)
+
+
+class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
     """The graph store on ArangoDB (see docs/arango.md).
 
     Example:
@@ -179,7 +185,7 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution):
     async def build_vector_indexes(
         self, *, min_documents: int = schema.DEFAULT_MIN_VECTOR_DOCUMENTS
     ) -> dict[str, Any]:
-        """Drop and recreate the vector indexes of chunks, entities, communities and keys.
+        """Drop and recreate the vector indexes of chunks, entities and keys.
 
         Run after large loads (IVF centroids are trained on the data present). Collections
         with fewer than ``min_documents`` embeddings, or a server without
@@ -338,14 +344,14 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution):
         return time.monotonic() - self._last_write < SYNC_SECONDS
 
     async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
-        """Return the ``k`` nearest chunks or entities by cosine similarity.
+        """Return the ``k`` nearest chunks, entities or communities by cosine similarity.
+
+        Communities are always scanned exactly (``search_communities_exact.aql``).
 
         Raises:
             StoreQueryError: On an unknown target or a vector of another dimension.
         """
-        if target not in (CHUNKS, ENTITIES):
-            msg = f"unknown search target {target!r}; use 'chunks' or 'entities'"
-            raise StoreQueryError(msg)
+        _check_target(target)
         query = m.query_vector(vector, await self._require_dim())
         if k <= 0:
             return []
@@ -364,9 +370,7 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution):
         Raises:
             StoreQueryError: On an unknown target or vectors of another dimension.
         """
-        if target not in (CHUNKS, ENTITIES):
-            msg = f"unknown search target {target!r}; use 'chunks' or 'entities'"
-            raise StoreQueryError(msg)
+        _check_target(target)
         dim = await self._require_dim()
         queries = [m.query_vector(v, dim) for v in vectors]
         if k <= 0 or not queries:
@@ -564,23 +568,6 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution):
         document.
         """
         return self._document_graphs()
-
-    async def save_analysis(
-        self, ranks: Mapping[str, float], communities: Sequence[Community]
-    ) -> None:
-        """Store entity ranks and replace all communities atomically (one stream transaction)."""
-        await analysis.save_analysis(
-            self._conn,
-            self._queries,
-            ranks,
-            communities,
-            dim=await self._require_dim(),
-            batch_size=self._settings.batch_size,
-        )
-
-    async def list_communities(self) -> list[Community]:
-        """Return the stored communities (level, then ordinal), members in saved order."""
-        return await analysis.list_communities(self._conn, self._queries)
 
     async def all_relations(self) -> list[Relation]:
         """Return every relation with weight and supporting chunks (no evidence text)."""

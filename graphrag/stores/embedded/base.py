@@ -58,7 +58,7 @@ class SQLiteStoreBase:
         self._epoch = 0
         self._generation = 0
         self._caches: dict[str, _Cache] = {
-            name: _Cache() for name in ("chunks", "entities", "keys", "graph")
+            name: _Cache() for name in ("chunks", "entities", "keys", "communities", "graph")
         }
 
     # ------------------------------------------------------------------ plumbing
@@ -149,8 +149,8 @@ class SQLiteStoreBase:
                 return value
 
     def _vectors(self, target: VectorTarget) -> VectorMatrix:
-        if target not in ("chunks", "entities", "keys"):
-            msg = f"unknown search target {target!r}; use 'chunks' or 'entities'"
+        if target not in ("chunks", "entities", "keys", "communities"):
+            msg = f"unknown search target {target!r}; use 'chunks', 'entities' or 'communities'"
             raise StoreQueryError(msg)
         return self._cached(target, lambda conn: VectorMatrix.load(conn, target, self._dim))  # type: ignore[arg-type]
 

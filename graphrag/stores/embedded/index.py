@@ -1,7 +1,7 @@
 """In-memory indexes of the embedded store, rebuilt lazily when the data changes.
 
-* :class:`VectorMatrix`: the L2-normalised embeddings of chunks or entities as one float32
-  matrix; a search is one matrix-vector product.
+* :class:`VectorMatrix`: the L2-normalised embeddings of chunks, entities, resolution keys or
+  community summaries as one float32 matrix; a search is one matrix-vector product.
 * :class:`GraphIndex`: integer-coded adjacency (CSR arrays) of relations and mentions, for
   traversal, graph chunk collection and subgraph extraction in a few milliseconds.
 * :func:`fts_query`: turns free text into a safe FTS5 ``MATCH`` expression.
@@ -90,7 +90,10 @@ class VectorMatrix:
 
     @classmethod
     def load(
-        cls, conn: sqlite3.Connection, target: Literal["chunks", "entities", "keys"], dim: int
+        cls,
+        conn: sqlite3.Connection,
+        target: Literal["chunks", "entities", "keys", "communities"],
+        dim: int,
     ) -> VectorMatrix:
         """Read every embedding of ``target`` (rows without one are skipped)."""
         column = "key" if target == "keys" else "id"

@@ -14,13 +14,14 @@ from graphrag.errors import SchemaError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the tables below; a newer file is refused, an older one is migrated.
 
 Version 2 added ``communities`` and ``community_members`` (graph analysis). Version 3 added
 the resolution state: chunk extractions, ``surfaces``, ``keys``, ``key_links``,
 ``dirty_keys`` and the documents' ``derived`` flag. Version 4 added the operational records
-of the HTTP API: ``jobs`` and ``api_keys``.
+of the HTTP API: ``jobs`` and ``api_keys``. Version 5 added ``communities.chunk_ids`` (the
+chunks that support a community, for the ``global`` retrieval mode).
 """
 
 BUSY_TIMEOUT_S = 30.0
@@ -134,7 +135,8 @@ CREATE TABLE IF NOT EXISTS communities (
     ordinal INTEGER NOT NULL,
     title TEXT NOT NULL,
     summary TEXT,
-    embedding BLOB
+    embedding BLOB,
+    chunk_ids TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS communities_order ON communities (level, ordinal);
 CREATE TABLE IF NOT EXISTS community_members (
@@ -217,10 +219,18 @@ _V3_COLUMNS = (
     ("documents", "derived", "INTEGER NOT NULL DEFAULT 1"),
 )
 
-_MIGRATIONS: dict[int, str] = {1: _COMMUNITY_TABLES, 2: _RESOLUTION_TABLES, 3: _RECORD_TABLES}
+_V5_COLUMNS = (("communities", "chunk_ids", "TEXT NOT NULL DEFAULT '[]'"),)
+_V5_INDEX = "CREATE INDEX IF NOT EXISTS community_members_order ON community_members (community_id, position, entity_id);"  # noqa: E501
+"""Version 5: each community's supporting chunks (JSON ids; older communities keep ``[]`` and
+no embedding until the next analysis) and the members in saved order, read without a sort."""
+
+_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {2: _V3_COLUMNS, 4: _V5_COLUMNS}
+"""Columns added when upgrading from the version (key) to the next one, before its DDL."""
+
+_MIGRATIONS = {1: _COMMUNITY_TABLES, 2: _RESOLUTION_TABLES, 3: _RECORD_TABLES, 4: _V5_INDEX}
 """DDL that upgrades a file from the version (key) to the next one."""
 
-_ALL_TABLES = _TABLES + _COMMUNITY_TABLES + _RESOLUTION_TABLES + _RECORD_TABLES
+_ALL_TABLES = _TABLES + _COMMUNITY_TABLES + _RESOLUTION_TABLES + _RECORD_TABLES + _V5_INDEX
 
 _OUR_TABLES = frozenset(
     {
@@ -457,8 +467,7 @@ def ensure(conn: sqlite3.Connection, path: Path, *, embedding_model: str, dim: i
 def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
     """Upgrade an older file to :data:`SCHEMA_VERSION` inside the caller's transaction."""
     for step in range(max(version, 1), SCHEMA_VERSION):
-        if step == 2:
-            _add_columns(conn, _V3_COLUMNS)
+        _add_columns(conn, _COLUMNS.get(step, ()))
         for statement in _split_script(_MIGRATIONS[step]):
             conn.execute(statement)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step + 1),))

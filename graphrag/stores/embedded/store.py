@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from graphrag.models import (
     CandidateRequest,
     Candidates,
     Chunk,
-    Community,
     DeleteReport,
     Document,
     DocumentGraph,
@@ -38,7 +37,8 @@ from graphrag.models import (
     WriteReport,
 )
 from graphrag.ports import SearchTarget
-from graphrag.stores.embedded import analysis, graph, keys, parts, reads, writes
+from graphrag.stores.embedded import graph, keys, parts, reads, writes
+from graphrag.stores.embedded.analysis import AnalysisMethods
 from graphrag.stores.embedded.index import as_query_vector, fts_query
 from graphrag.stores.embedded.records import RecordMethods
 from graphrag.stores.embedded.resolution_methods import ResolutionMethods
@@ -46,8 +46,11 @@ from graphrag.stores.embedded.resolution_methods import ResolutionMethods
 logger = logging.getLogger(__name__)
 
 
-class EmbeddedGraphStore(ResolutionMethods, RecordMethods):
+class EmbeddedGraphStore(ResolutionMethods, RecordMethods, AnalysisMethods):
     """The embedded graph store: one SQLite file, no server.
+
+    The method groups live beside it: resolution state (:mod:`.resolution_methods`), jobs and
+    API keys (:mod:`.records`), the graph analysis and communities (:mod:`.analysis`).
 
     Example:
         ```python
@@ -154,7 +157,9 @@ class EmbeddedGraphStore(ResolutionMethods, RecordMethods):
         return self._vectors(target).search(query, k)
 
     async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
-        """Return the ``k`` nearest chunks or entities by cosine similarity.
+        """Return the ``k`` nearest chunks, entities or communities by cosine similarity.
+
+        Exact (numpy over the cached matrix); rows without an embedding are skipped.
 
         Raises:
             StoreQueryError: If the vector does not have the store's dimension.
@@ -349,27 +354,3 @@ class EmbeddedGraphStore(ResolutionMethods, RecordMethods):
     async def all_relations(self) -> list[Relation]:
         """Return every relation with weight and supporting chunks (no evidence text)."""
         return await self._run(self._read, reads.all_relations)
-
-    # ------------------------------------------------------------------ analysis
-
-    def _save_analysis(self, ranks: Mapping[str, float], communities: list[Community]) -> None:
-        self._require_open()
-        self._write(analysis.save, analysis.prepare(ranks, communities, self._dim))
-
-    async def save_analysis(
-        self, ranks: Mapping[str, float], communities: Sequence[Community]
-    ) -> None:
-        """Store entity ranks and replace all communities in one transaction.
-
-        Entities not in ``ranks`` get no rank (``None``); unknown entity ids (in ranks or
-        members) are ignored. A member leaves its community when its entity is deleted.
-
-        Raises:
-            StoreQueryError: On a non-finite rank, a repeated community id or a community
-                embedding of another dimension (nothing is written).
-        """
-        await self._run(self._save_analysis, dict(ranks), list(communities))
-
-    async def list_communities(self) -> list[Community]:
-        """Return the stored communities (level, then ordinal), members in saved order."""
-        return await self._run(self._read, analysis.list_communities)

@@ -7,20 +7,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from graphrag.analyze import AnalysisReport, analyze_graph
+from graphrag.analyze import AnalysisReport, analyze_graph, parse_key_sentences
 from graphrag.analyze.graph_analysis import (
     SUMMARY_PREFIX,
     build_graph,
     community_id,
     rank_and_cluster,
 )
-from graphrag.errors import ConfigError
+from graphrag.errors import ConfigError, EmbeddingError
 from graphrag.models import Relation, RelationKind
 from graphrag.stores.embedded import EmbeddedGraphStore
 from graphrag.stores.embedded.schema import SCHEMA_VERSION
-from tests.contract.builder import CHAIN, CORPUS, Doc, build_all, did, eid
+from tests.contract.builder import CHAIN, CORPUS, Doc, build_all, cid, did, eid
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -117,15 +118,32 @@ async def test_ids_titles_and_members_are_ordered_by_rank(graph_store: Any) -> N
         assert community.id == community_id(0, community.ordinal, community.member_ids)
 
 
-async def test_summary_is_extractive_with_the_strongest_svo_relations(graph_store: Any) -> None:
+async def test_summary_names_top_members_with_types_relations_and_cited_sentences(
+    graph_store: Any,
+) -> None:
     await analyze_graph(graph_store)
 
     hub = group_of(await graph_store.list_communities(), eid("Hub"))
 
     assert hub.summary is not None
-    assert hub.summary.startswith(f"{SUMMARY_PREFIX} Entities: Hub, ")
-    facts = hub.summary.split("key relations: ", 1)[1]
-    assert facts.startswith("Hub –meet→ Spoke4, Hub –meet→ Spoke3")  # heaviest first
+    assert hub.summary.startswith(f"{SUMMARY_PREFIX} 5 entities: Hub (ENTITY), Spoke4 (ENTITY), ")
+    assert "Key relations: Hub –meet→ Spoke4, Hub –meet→ Spoke3, Hub –meet→ Spoke2." in hub.summary
+    spokes = cid(CHAIN.source, 3)
+    assert hub.chunk_ids == [spokes]
+    quoted = parse_key_sentences(hub.summary)
+    assert quoted == [("Hub met Spoke4.", spokes), ("Hub met Spoke3.", spokes)]  # 2 per chunk
+
+
+async def test_supporting_chunks_connect_the_most_members_first(graph_store: Any) -> None:
+    await analyze_graph(graph_store)
+
+    curie = group_of(await graph_store.list_communities(), eid("Marie Curie"))
+
+    assert curie.chunk_ids
+    assert set(curie.chunk_ids) <= {cid(d.source, i) for d in CORPUS for i in range(2)}
+    chunks = {c.id: c for c in await graph_store.get_chunks(curie.chunk_ids)}
+    for chunk_id, sentence in [(c, s) for s, c in parse_key_sentences(curie.summary)]:
+        assert sentence in chunks[chunk_id].text  # quoted verbatim from a supporting chunk
 
 
 async def test_cooccurrence_only_community_says_so(store: Any, hash_embedder: Any) -> None:
@@ -135,8 +153,50 @@ async def test_cooccurrence_only_community_says_so(store: Any, hash_embedder: An
 
     [only] = await store.list_communities()
     assert only.summary is not None
-    assert only.summary.endswith("key relations: none found.")
+    assert "Key relations: none found." in only.summary
+    assert parse_key_sentences(only.summary) == [
+        ("Oslo and Bergen and Tromso.", cid(COOCCURRING.source, 0))
+    ]
     assert set(only.member_ids) == {eid("Oslo"), eid("Bergen"), eid("Tromso")}
+
+
+async def test_with_an_embedder_every_summary_is_embedded(
+    graph_store: Any, hash_embedder: Any
+) -> None:
+    report = await analyze_graph(graph_store, embedder=hash_embedder)
+
+    communities = await graph_store.list_communities()
+    assert report.embedded == report.communities == len(communities) >= 3
+    for community in communities:
+        assert community.embedding is not None
+        assert community.embedding.shape == (hash_embedder.dim,)
+        assert np.linalg.norm(community.embedding) == pytest.approx(1.0, abs=1e-5)
+    assert set(report.timings) == {"read", "cluster", "summarize", "embed", "save"}
+    state = await graph_store.analysis_state()
+    assert (state.communities, state.embedded, state.stale) == (len(communities),) * 2 + (False,)
+
+
+async def test_without_an_embedder_summaries_are_saved_unembedded(graph_store: Any) -> None:
+    report = await analyze_graph(graph_store)
+
+    assert report.embedded == 0
+    assert "embed" not in report.timings
+    assert all(c.embedding is None for c in await graph_store.list_communities())
+    assert (await graph_store.analysis_state()).embedded == 0
+
+
+async def test_a_failing_embedder_saves_nothing(graph_store: Any) -> None:
+    class Broken:
+        model_name, dim = "broken", 32
+
+        async def embed(self, texts: Any, *, kind: str = "passage") -> Any:
+            raise EmbeddingError("the model is gone")
+
+    with pytest.raises(EmbeddingError, match="gone"):
+        await analyze_graph(graph_store, embedder=Broken())
+
+    assert await graph_store.list_communities() == []
+    assert await graph_store.analysis_state() is None
 
 
 async def test_same_graph_and_seed_give_the_same_communities(graph_store: Any) -> None:
@@ -241,6 +301,7 @@ async def test_run_analysis_uses_the_components_store(
 
         assert report.relations == 7
         assert report.communities == len(await components.store.list_communities()) >= 2
+        assert report.embedded == report.communities  # the components' embedder is used
     finally:
         await components.close()
 
@@ -272,3 +333,42 @@ async def test_a_version_1_store_is_migrated_and_keeps_its_data(
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     conn.close()
     assert version == (str(SCHEMA_VERSION),)
+
+
+async def test_a_version_4_store_gains_community_chunk_ids(
+    tmp_path: Path, hash_embedder: Any
+) -> None:
+    path = tmp_path / "v4.db"
+    old = EmbeddedGraphStore(path)
+    await old.ensure_schema(embedding_model=hash_embedder.model_name, dim=hash_embedder.dim)
+    await old.upsert_documents(await build_all(hash_embedder, [CHAIN]))
+    await analyze_graph(old, embedder=hash_embedder)
+    before = {c.id: c for c in await old.list_communities()}
+    await old.close()
+    with sqlite3.connect(path) as conn:  # what version 4 looked like: no chunk_ids, no index
+        conn.execute("DROP INDEX community_members_order")
+        conn.execute("ALTER TABLE communities DROP COLUMN chunk_ids")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    conn.close()
+
+    store = EmbeddedGraphStore(path)
+    await store.ensure_schema(embedding_model=hash_embedder.model_name, dim=hash_embedder.dim)
+    try:
+        assert (await store.stats()).schema_version == SCHEMA_VERSION == 5
+        kept = await store.list_communities()
+        assert {c.id for c in kept} == set(before)
+        for community in kept:
+            assert community.chunk_ids == []  # saved before version 5
+            assert community.member_ids == before[community.id].member_ids
+            assert np.allclose(community.embedding, before[community.id].embedding)
+        await analyze_graph(store, embedder=hash_embedder)
+        assert all(c.chunk_ids for c in await store.list_communities())
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        index = conn.execute(
+            "SELECT name FROM sqlite_master WHERE name = 'community_members_order'"
+        ).fetchone()
+    conn.close()
+    assert (version, index) == (("5",), ("community_members_order",))

@@ -78,7 +78,7 @@ def test_shared_options_are_on_every_command_once_with_their_variable() -> None:
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        ("query", ["[naive|bm25|local|hybrid|ppr]", "GRAPHRAG_RETRIEVAL__MODE"]),
+        ("query", ["[naive|bm25|local|hybrid|ppr|global]", "GRAPHRAG_RETRIEVAL__MODE"]),
         ("query", ["GRAPHRAG_RETRIEVAL__TOP_K", "GRAPHRAG_EMBEDDED__PATH"]),
         ("export", ["[graphml|json|parquet]", "--with-embeddings"]),
         ("stats", ["[DEBUG|INFO|WARNING|ERROR|CRITICAL]", "[embedded|arango]"]),
@@ -99,7 +99,7 @@ def test_help_lists_choices_and_variables(command: str, expected: list[str]) -> 
 @pytest.mark.parametrize(
     ("words", "cword", "expected"),
     [
-        ("graphrag query x --mode ", 4, ["naive", "bm25", "local", "hybrid", "ppr"]),
+        ("graphrag query x --mode ", 4, ["naive", "bm25", "local", "hybrid", "ppr", "global"]),
         ("graphrag export --format p", 3, ["parquet"]),
         ("graphrag stats --log-level W", 3, ["WARNING"]),
         ("graphrag do", 1, ["documents"]),

@@ -338,8 +338,8 @@ async def test_empty_store_returns_no_chunks(tmp_path: Path, hash_embedder: Any)
 
 async def test_invalid_requests_are_rejected(store: Any, hash_embedder: Any) -> None:
     service = RetrievalService(store, hash_embedder, RetrievalSettings(), None)
-    with pytest.raises(InvalidQueryError, match="naive, bm25, local, hybrid, ppr"):
-        await service.retrieve("Who?", mode="global")
+    with pytest.raises(InvalidQueryError, match="naive, bm25, local, hybrid, ppr, global"):
+        await service.retrieve("Who?", mode="telepathy")
     with pytest.raises(InvalidQueryError, match="question is empty"):
         await service.retrieve("   ", mode="naive")
     with pytest.raises(InvalidQueryError, match="MAX_QUESTION_CHARS"):

@@ -111,6 +111,8 @@ def _invocations(q: Queries, db: Any) -> None:
         q.search_exact(db, target, vec, 5)
         q.search_vector_many(db, target, [vec], 5, 16)
         q.search_exact_many(db, target, [vec], 5)
+    q.search_exact(db, "communities", vec, 5)  # communities: exact scans only
+    q.search_exact_many(db, "communities", [vec], 5)
     q.search_bm25(db, "radium", 5, sync=False)
     q.expand_entities(
         db, seeds=[], hops=2, degree_cap=5, max_entities=10, max_relations=10, graph="kg"
@@ -343,3 +345,17 @@ def test_saved_queries_merge_by_name() -> None:
     merged = merge_saved_queries(current, new)
     assert [q["name"] for q in merged] == ["mine", "KG: a"]
     assert merged[1]["value"] == "RETURN 2"
+
+
+def test_communities_are_searched_exactly_and_get_no_vector_index() -> None:
+    from graphrag.stores.arango.names import COMMUNITIES, EXACT_VECTOR_TARGETS, VECTOR_TARGETS
+
+    assert COMMUNITIES not in VECTOR_TARGETS
+    assert COMMUNITIES in EXACT_VECTOR_TARGETS
+    db = RecordingDb()
+    Queries().search_exact(db, "communities", [0.5, 0.5], 3)
+    [(text, binds)] = db.aql.calls
+    assert "FOR com IN communities" in text
+    assert "COSINE_SIMILARITY" in text
+    assert "APPROX_NEAR" not in text
+    assert binds == {"query": [0.5, 0.5], "k": 3}

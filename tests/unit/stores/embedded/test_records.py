@@ -64,7 +64,7 @@ async def test_a_version_3_store_is_migrated_and_keeps_its_data(
     await store.ensure_schema(embedding_model=MODEL, dim=DIM)
     try:
         after = await store.stats()
-        assert after.schema_version == SCHEMA_VERSION == 4
+        assert after.schema_version == SCHEMA_VERSION == 5
         assert after.model_dump(exclude={"schema_version"}) == before.model_dump(
             exclude={"schema_version"}
         )

@@ -230,7 +230,7 @@ async def test_unknown_search_target_and_zero_k(store: Any, hash_embedder: Any) 
     [query] = await hash_embedder.embed(["Paris"])
 
     with pytest.raises(StoreQueryError, match="search target"):
-        await store.vector_search("communities", query, 3)
+        await store.vector_search("documents", query, 3)
     assert await store.vector_search("chunks", query, 0) == []
     assert await store.keyword_search("Paris", 0) == []
     zero = np.zeros(hash_embedder.dim, dtype=np.float32)

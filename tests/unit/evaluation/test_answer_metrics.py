@@ -1,0 +1,267 @@
+"""Answer EM/F1 (SQuAD normalisation, aliases) and the evaluation job's LLM answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graphrag.errors import InvalidArgumentError
+from graphrag.evaluation import (
+    ModeScores,
+    answer_span,
+    best_scores,
+    exact_match,
+    f1_score,
+    load_dataset,
+    normalize_answer,
+    score_answers,
+)
+from graphrag.evaluation.datasets import EvalDataset, EvalQuestion, Passage
+from graphrag.models import RetrievalMode
+from tests.conftest import SHARED_DATA
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("The G. Stanley  Hall!", "g stanley hall"),
+        ("  An apple, a pear and THE plum. ", "apple pear and plum"),
+        ("Theatre of the Absurd", "theatre of absurd"),  # "the" only as a word
+        ("U.S.A.", "usa"),
+        ("rock'n'roll", "rocknroll"),
+        ("\tline\nbreaks\r\n", "line breaks"),
+        ("", ""),
+    ],
+)
+def test_normalisation_is_squads(text: str, normal: str) -> None:
+    assert normalize_answer(text) == normal
+
+
+def test_exact_match_compares_normalised_texts() -> None:
+    assert exact_match("The Velmora Institute.", "velmora institute") == 1.0
+    assert exact_match("Velmora Polytechnic Institute", "Velmora Institute") == 0.0
+
+
+def test_f1_counts_shared_tokens() -> None:
+    assert f1_score("Stanley Hall, the psychologist", "G. Stanley Hall") == pytest.approx(2 / 3)
+    assert f1_score("Paris", "Paris") == 1.0
+    assert f1_score("London", "Paris") == 0.0
+    assert f1_score("the", "Paris") == 0.0  # empty after normalisation
+    assert f1_score("a", "the") == 1.0  # both empty
+    assert f1_score("paris paris", "paris") == pytest.approx(2 / 3)  # counts, not sets
+
+
+def test_aliases_count_and_the_best_score_wins() -> None:
+    assert best_scores("Stanley Hall", ["G. Stanley Hall", "Stanley Hall"]) == (1.0, 1.0)
+    em, f1 = best_scores("G. Stanley Hall was first", ["G. Stanley Hall", "Stanley Hall"])
+    assert em == 0.0
+    assert f1 == pytest.approx(2 * 0.6 * 1.0 / 1.6)
+    assert best_scores("x", []) == (0.0, 0.0)
+    assert best_scores("x", ["", "  "]) == (0.0, 0.0)
+
+
+def test_generated_answers_are_scored_without_markers() -> None:
+    assert answer_span("G. Stanley Hall [2][3].") == "G. Stanley Hall."
+    assert answer_span("Paris [1, 2]") == "Paris"
+    assert answer_span("The context does not say.") == ""
+    assert exact_match(answer_span("Stanley Hall [1]."), "Stanley Hall") == 1.0
+
+
+def test_score_answers_averages_and_counts_not_supported() -> None:
+    scores = score_answers(
+        ["G. Stanley Hall [1].", "The context does not say.", "Lyon [2]"],
+        [["G. Stanley Hall", "Stanley Hall"], ["Bern"], ["Paris"]],
+        errors=1,
+    )
+    assert scores.questions == 3
+    assert scores.em == pytest.approx(1 / 3)
+    assert scores.f1 == pytest.approx(1 / 3)
+    assert scores.not_supported == 1
+    assert scores.to_dict() == {
+        "questions": 3,
+        "EM": scores.em,
+        "F1": scores.f1,
+        "not_supported": 1,
+        "errors": 1,
+    }
+    empty = score_answers([], [])
+    assert (empty.questions, empty.em, empty.f1) == (0, 0.0, 0.0)
+    with pytest.raises(InvalidArgumentError):
+        score_answers(["a"], [])
+
+
+def test_mode_scores_list_answers_only_when_measured() -> None:
+    plain = ModeScores(mode="ppr", questions=1, recall={}, all_gold={})
+    assert "answers" not in plain.to_dict()
+    plain.answers = score_answers(["Paris [1]"], [["Paris"]])
+    assert plain.to_dict()["answers"] == {
+        "questions": 1,
+        "EM": 1.0,
+        "F1": 1.0,
+        "not_supported": 0,
+        "errors": 0,
+    }
+
+
+def write_musique(folder: Path) -> Path:
+    corpus = [{"title": "Hall", "text": "G. Stanley Hall led the APA."}]
+    questions = [
+        {
+            "id": "q1",
+            "question": "Who led the APA first?",
+            "answer": "G. Stanley Hall",
+            "answer_aliases": ["Stanley Hall", 7],
+            "paragraphs": [
+                {"title": "Hall", "paragraph_text": corpus[0]["text"], "is_supporting": True}
+            ],
+        }
+    ]
+    folder.mkdir()
+    (folder / "tiny.json").write_text(json.dumps(questions), encoding="utf-8")
+    (folder / "tiny_corpus.json").write_text(json.dumps(corpus), encoding="utf-8")
+    return folder
+
+
+def test_musique_aliases_are_read(tmp_path: Path) -> None:
+    question = load_dataset(write_musique(tmp_path / "tiny")).questions[0]
+    assert question.answer == "G. Stanley Hall"
+    assert question.aliases == ["Stanley Hall"]
+    assert question.gold_answers == ["G. Stanley Hall", "Stanley Hall"]
+    assert EvalQuestion("q", "?", [("t", "x")]).gold_answers == []
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "musique_train").is_dir(), reason="the shared dev sets are not here"
+)
+def test_the_dev_sets_gold_answers() -> None:
+    musique = load_dataset(SHARED_DATA / "musique_train")
+    first = musique.questions[0]
+    assert first.gold_answers == ["G. Stanley Hall", "Stanley Hall"]
+    assert sum(1 for q in musique.questions if q.aliases) >= 20
+    assert all(q.gold_answers for q in musique.questions)
+    hotpot = load_dataset(SHARED_DATA / "hotpotqa_train")
+    assert all(q.gold_answers and not q.aliases for q in hotpot.questions)
+
+
+class NoExtractor:
+    """An extractor that finds nothing (answers here only need chunks)."""
+
+    name = "none"
+
+    async def extract(self, chunks: Sequence[Any]) -> list[Any]:
+        from graphrag.models import ChunkExtraction
+
+        return [ChunkExtraction(chunk_id=chunk.id) for chunk in chunks]
+
+
+class NoEntities:
+    def entities(self, question: str) -> list[str]:
+        return []
+
+
+def tiny_dataset() -> EvalDataset:
+    texts = [
+        ("Hall", "G. Stanley Hall was the first president of the APA."),
+        ("Bern", "Albert Einstein worked at the patent office in Bern."),
+    ]
+    passages = [Passage(title=t, text=x, index=i) for i, (t, x) in enumerate(texts)]
+    questions = [
+        EvalQuestion(
+            "q1", "Who was the first APA president?", [texts[0]], [0], "G. Stanley Hall",
+            aliases=["Stanley Hall"],
+        ),
+        EvalQuestion("q2", "Where did Einstein work?", [texts[1]], [1], "Bern"),
+        EvalQuestion("q3", "No gold answer here?", [texts[1]], [1], None),
+    ]  # fmt: skip
+    return EvalDataset(name="tiny", passages=passages, questions=questions)
+
+
+async def run_with_llm(tmp_path: Path, hash_embedder: Any, script: list[Any], **llm: Any) -> Any:
+    from graphrag.config import load_settings
+    from graphrag.llm import ScriptedChatModel, make_chat_model
+    from graphrag.runtime import open_components
+    from pipelines.eval_job import run_eval
+
+    inner = ScriptedChatModel(script)
+    section = {"cache": False, "retry_base_delay": 0.0, "retry_max_delay": 0.0, **llm}
+    model = make_chat_model(load_settings(llm=section), inner=inner)
+
+    async def opener(settings: Any) -> Any:
+        return await open_components(
+            settings,
+            embedder=hash_embedder,
+            extractor=NoExtractor(),
+            analyzer=NoEntities(),  # type: ignore[arg-type]
+            chat_model=model,
+        )
+
+    run = await run_eval(
+        tiny_dataset(),
+        settings=load_settings(),
+        opener=opener,
+        out_dir=tmp_path / "eval",
+        modes=[RetrievalMode.NAIVE, RetrievalMode.BM25],
+    )
+    return run, inner
+
+
+async def test_eval_scores_the_llm_answers_per_mode(tmp_path: Path, hash_embedder: Any) -> None:
+    script = ["Stanley Hall [1].", "He worked in Bern [1]", "The context does not say.", "Zurich"]
+    run, inner = await run_with_llm(tmp_path, hash_embedder, script)
+
+    assert len(inner.calls) == 4  # two questions with a gold answer, two modes
+    naive, bm25 = run.scores
+    assert naive.answers is not None
+    assert bm25.answers is not None
+    assert (naive.answers.questions, naive.answers.em) == (2, 0.5)
+    assert naive.answers.f1 == pytest.approx((1.0 + 2 * (1 / 4) * 1.0 / (1 / 4 + 1.0)) / 2)
+    assert (bm25.answers.em, bm25.answers.f1, bm25.answers.not_supported) == (0.0, 0.0, 1)
+    first = run.details["naive"][0]
+    assert (first.prediction, first.em, first.f1) == ("Stanley Hall [1].", 1.0, 1.0)
+    assert run.details["naive"][2].prediction is None  # no gold answer: not asked
+    data = run.to_dict()
+    assert data["modes"][0]["answers"]["EM"] == 0.5
+    assert data["per_question"]["naive"][0]["prediction"] == "Stanley Hall [1]."
+
+
+async def test_a_budget_stop_ends_the_answers_not_the_evaluation(
+    tmp_path: Path, hash_embedder: Any
+) -> None:
+    run, inner = await run_with_llm(tmp_path, hash_embedder, ["x"], max_tokens_per_run=10)
+    assert inner.calls == []
+    for scores in run.scores:
+        assert scores.answers is not None
+        assert (scores.answers.questions, scores.answers.errors) == (0, 2)
+        assert scores.recall  # retrieval is still scored
+    assert "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN" in str(run.details["bm25"][1].answer_error)
+
+
+async def test_without_an_llm_there_are_no_answer_scores(
+    tmp_path: Path, hash_embedder: Any
+) -> None:
+    from graphrag.config import load_settings
+    from graphrag.runtime import open_components
+    from pipelines.eval_job import run_eval
+
+    async def opener(settings: Any) -> Any:
+        return await open_components(
+            settings,
+            embedder=hash_embedder,
+            extractor=NoExtractor(),
+            analyzer=NoEntities(),  # type: ignore[arg-type]
+        )
+
+    run = await run_eval(
+        tiny_dataset(),
+        settings=load_settings(),
+        opener=opener,
+        out_dir=tmp_path / "eval",
+        modes=[RetrievalMode.NAIVE],
+    )
+    assert run.scores[0].answers is None
+    assert "answers" not in run.to_dict()["modes"][0]
+    assert run.details["naive"][0].prediction is None

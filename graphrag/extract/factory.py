@@ -28,9 +28,9 @@ def build_extractor(settings: Settings, *, llm: ChatModel | None = None) -> Extr
             (``extraction.ontology_path``) is missing or invalid.
     """
     extraction = settings.extraction
-    from graphrag.extract.spacy_extractor import SpacyExtractor
-
     if extraction.tier is ExtractionTier.SPACY:
+        from graphrag.extract.spacy_extractor import SpacyExtractor
+
         return SpacyExtractor(extraction)
     ontology = load_ontology(extraction.ontology_path)
     if llm is None:
@@ -52,6 +52,8 @@ def build_extractor(settings: Settings, *, llm: ChatModel | None = None) -> Extr
     )
     if extraction.tier is ExtractionTier.LLM:
         return extractor
+    from graphrag.extract.spacy_extractor import SpacyExtractor
+
     return TieredExtractor(SpacyExtractor(extraction), extractor, extraction)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from graphrag.config import ResolutionSettings
 from graphrag.errors import GraphRAGError
+from graphrag.llm.errors import BudgetExceededError
 from graphrag.models import Chunk, Document, DocumentGraph, DocumentStatus, StoreStats, Vector
 from graphrag.ports import Chunker, Embedder, EmbedKind, Extractor, GraphStore
 from graphrag.resolution.keys import embeddable, surface_rows
@@ -45,6 +46,8 @@ class IngestReport:
         interrupted: Partly written documents of an interrupted run that were removed.
         stage_seconds: Wall seconds per stage (see ``STAGES``).
         model_seconds: Seconds spent inside spaCy and the embedding model.
+        stopped: Why the run stopped early (the LLM budget), if it did: the documents not
+            reached were left as they were (not failed); a rerun continues.
     """
 
     seen: int = 0
@@ -61,6 +64,7 @@ class IngestReport:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     model_seconds: float = 0.0
+    stopped: str | None = None
 
     def merge(self, other: IngestReport) -> IngestReport:
         """Return the sum of two reports (for batched runs)."""
@@ -83,6 +87,7 @@ class IngestReport:
             seconds=self.seconds + other.seconds,
             stage_seconds=stages,
             model_seconds=self.model_seconds + other.model_seconds,
+            stopped=self.stopped or other.stopped,
         )
 
 
@@ -178,6 +183,8 @@ class GraphBuilder:
                 outcome = await self.reconciler.run(vectors=vectors, chunks=cache)
             _add_change(report, before, await self.store.stats(), outcome)
         for doc in large:
+            if report.stopped:
+                break
             await self._stream(doc, chunked[doc.id], doc.id in replaced, report)
         report.model_seconds += self.embedder.seconds - embed_before
         report.seconds = time.perf_counter() - start
@@ -229,6 +236,11 @@ class GraphBuilder:
             return [], {}
         try:
             graphs = await self._build(documents, chunked, report)
+        except BudgetExceededError as exc:
+            if len(documents) == 1:
+                report.stopped = str(exc)
+                return [], {}
+            graphs = await self._one_by_one(documents, chunked, report)  # done chunks: cached
         except GraphRAGError as exc:
             if len(documents) == 1:
                 await self._fail(documents[0], str(exc), report)
@@ -236,12 +248,21 @@ class GraphBuilder:
             logger.warning(
                 "batch of %d documents failed (%s); retrying one by one", len(documents), exc
             )
-            graphs = []
-            for doc in documents:
-                graphs += (await self._prepare([doc], chunked, report))[0]
+            graphs = await self._one_by_one(documents, chunked, report)
         with _stage(report, "resolve"):
             vectors = await self._key_vectors(graphs, {})
         return graphs, vectors
+
+    async def _one_by_one(
+        self, documents: list[Document], chunked: dict[str, list[Chunk]], report: IngestReport
+    ) -> list[DocumentGraph]:
+        """Prepare the documents one at a time, until a budget stop."""
+        graphs: list[DocumentGraph] = []
+        for doc in documents:
+            if report.stopped:
+                break
+            graphs += (await self._prepare([doc], chunked, report))[0]
+        return graphs
 
     async def _build(
         self, documents: list[Document], chunked: dict[str, list[Chunk]], report: IngestReport
@@ -299,7 +320,10 @@ class GraphBuilder:
             except GraphRAGError as exc:
                 if written:  # parts were written: remove them, the document is not there
                     await self._remove_partial(doc)
-                await self._fail(doc, str(exc), report)
+                if isinstance(exc, BudgetExceededError):
+                    report.stopped = str(exc)
+                else:
+                    await self._fail(doc, str(exc), report)
                 return
             report.written += 1
             report.replaced += int(replaced)

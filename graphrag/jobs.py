@@ -370,6 +370,8 @@ class JobRunner:
     ) -> None:
         documents = [d for _, docs in batch for d in docs]
         summary = await rag.ingest_documents(documents, force=force)
+        if summary.report.stopped is not None:  # the LLM budget: these inputs stay pending
+            raise GraphRAGError(summary.report.stopped)
         failed = dict(summary.report.failed)
         for entry, docs in batch:
             reasons = [f"{d.source}: {failed[d.source]}" for d in docs if d.source in failed]

@@ -152,7 +152,9 @@ def _ingest_output(
         stdout.print(ingest_table(summary))
     _print_llm(extractor, as_json=as_json)
     print_failures(stderr, summary.failures)
-    budget = extractor.stats.budget_stop if extractor is not None else None
+    budget = summary.report.stopped
+    if budget is None and extractor is not None:
+        budget = extractor.stats.budget_stop
     if budget is not None:
         from pipelines.ingest_llm import budget_failures, budget_message
 

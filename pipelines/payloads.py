@@ -73,6 +73,7 @@ def ingest_payload(summary: IngestSummary) -> dict[str, Any]:
         "docs_per_second": round(summary.docs_per_second, 3),
         "chunks_per_second": round(summary.chunks_per_second, 3),
         "failures": failures_payload(summary.failures),
+        "stopped": report.stopped,
     }
 
 

@@ -70,8 +70,8 @@ class IngestSummary:
 
     @property
     def ok(self) -> bool:
-        """Whether every file loaded and every document was built."""
-        return not self.failures
+        """Whether every file loaded and every document was built (no budget stop)."""
+        return not self.failures and self.report.stopped is None
 
     @property
     def docs_per_second(self) -> float:
@@ -151,6 +151,8 @@ async def run_ingest(
     pending: list[Document] = []
     done = 0
     for path in paths:
+        if summary.report.stopped:
+            break  # the LLM budget stopped the run: a rerun continues from here
         documents = await _load_recorded(path, components, summary)
         if not documents:
             continue
@@ -166,8 +168,11 @@ async def run_ingest(
                 done = await _ingest_batch(components, pending, summary, force=force, done=done)
                 pending = []
                 _notify(progress, done, summary.documents)
+            if summary.report.stopped:
+                pending = []
+                break
         _notify(progress, done, summary.documents)
-    if pending:
+    if pending and not summary.report.stopped:
         done = await _ingest_batch(components, pending, summary, force=force, done=done)
     _notify(progress, done, summary.documents)
     summary.seconds = time.perf_counter() - start

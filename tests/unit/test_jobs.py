@@ -160,3 +160,41 @@ async def test_scan_resumes_jobs_of_every_listed_workspace(
     await runner.stop()
     for rag in rags.values():
         await rag.close()
+
+
+class BudgetExtractor(SlowExtractor):
+    """The real extractor, until a chunk says "Budget": then the LLM budget stops the run."""
+
+    async def extract(self, chunks: Sequence[Chunk]) -> list[ChunkExtraction]:
+        from graphrag.llm.errors import BudgetExceededError
+
+        if any("Budget" in c.text for c in chunks):
+            raise BudgetExceededError(used=900, needed=200, limit=1000, unit="tokens")
+        return await super().extract(chunks)
+
+
+async def test_a_budget_stop_fails_the_job_with_the_reason_and_keeps_what_was_built(
+    settings: Any, embedder: Any, extractor: Any, tmp_path: Path
+) -> None:
+    rag = await open_rag(settings, embedder, BudgetExtractor(extractor, 0.0))
+
+    async def opener(_: str) -> GraphRAG:
+        return rag
+
+    runner = JobRunner(opener, tmp_path / "spool")
+    items = [
+        JobInput(name="a.txt", data=b"Asta Moberg founded Ferrow Mills."),
+        JobInput(name="b.txt", data=b"Budget Holm chairs the Ferrow Board."),
+        JobInput(name="c.txt", data=b"Kari Lund runs Ferrow Port."),
+    ]
+    job = await runner.submit("default", items, subject="tester")
+    await runner.wait(job.id)
+    done = await runner.get("default", job.id)
+    assert done.status is JobStatus.FAILED
+    assert done.error is not None
+    assert done.error.startswith("LLM budget reached")
+    # the batch was not finished: its inputs are not marked done or failed
+    assert [f.status for f in done.files] == [JobFileStatus.PENDING] * 3
+    assert [d.source for d in await rag.documents()] == ["upload://a.txt"]
+    await runner.stop()
+    await rag.close()

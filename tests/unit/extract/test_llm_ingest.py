@@ -5,7 +5,6 @@ A real embedded store and chunker, the hash embedder and a scripted model: no se
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 from graphrag.config import Settings
 from graphrag.extract.llm_extractor import LLMExtractor
 from graphrag.extract.ontology import load_ontology
-from graphrag.llm import BudgetExceededError, ScriptedChatModel
+from graphrag.llm import ScriptedChatModel
 from graphrag.models import DocumentStatus, RelationKind
 from graphrag.operations.ingest import run_ingest
 from graphrag.runtime import Components, open_components
@@ -99,14 +98,20 @@ async def test_a_budget_stop_keeps_the_work_and_a_rerun_continues_for_free(
     first = ByText(REPLIES)
     rag = await components(fresh, first)
     try:
-        # a builder that lets the stop through raises; the current one marks documents failed
-        with contextlib.suppress(BudgetExceededError):
-            await run_ingest(rag, [folder])
+        stopped = await run_ingest(rag, [folder])
+        kept = await rag.store.list_documents()
         assert rag.extractor.stats.budget_stop is not None  # type: ignore[attr-defined]
     finally:
         await rag.close()
     done_before = len(first.calls)
     assert 0 < done_before < 3
+    # the run stopped cleanly: not ok, nothing failed, what was reached is stored and done
+    assert stopped.report.stopped is not None
+    assert stopped.report.stopped.startswith("LLM budget reached")
+    assert not stopped.ok
+    assert stopped.report.failed == []
+    assert {d.status for d in kept} <= {DocumentStatus.DONE}
+    assert len(kept) < 3
 
     second = ByText(REPLIES)
     rerun = await components(updated(fresh, llm={"max_tokens_per_run": None}), second)
@@ -183,3 +188,4 @@ def test_cli_budget_stop_exits_1_with_one_line_and_a_rerun_finishes(
     payload = json.loads(rerun.stdout)
     assert payload["llm"]["calls"] == 3 - first_calls
     assert payload["llm"]["budget_stop"] is None
+    assert payload["stopped"] is None

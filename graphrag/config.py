@@ -36,6 +36,8 @@ from pydantic_settings import (
 
 from graphrag import config_sources as sources
 from graphrag.config_api import ApiSettings, Environment
+from graphrag.config_llm import AnswerSettings as AnswerSettings
+from graphrag.config_llm import LLMSettings as LLMSettings
 from graphrag.config_sources import CONFIG_FILE_VARIABLE as CONFIG_FILE_VARIABLE
 from graphrag.config_sources import Origin as Origin
 from graphrag.config_sources import config_file_path as config_file_path
@@ -301,132 +303,6 @@ class RetrievalSettings(_Section):
     ppr_temperature: float = Field(default=0.02, gt=0.0, description="Softmax temp (dense).")
     ppr_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Dense reset share.")
     ppr_dense_candidates: int = Field(default=50, ge=1, description="Passages in the reset.")
-
-
-class AnswerSettings(_Section):
-    """Answers (the extractive answerer)."""
-
-    min_relevance: float = Field(
-        default=0.35,
-        ge=0.0,
-        le=1.0,
-        description="Relevance floor: below it the answer abstains with a note instead of "
-        "quoting unrelated passages (relevance = 0.75 x best question-sentence cosine + "
-        "0.25 x share of question words found; calibrated in docs/evaluation.md). 0 disables.",
-    )
-
-
-class LLMSettings(_Section):
-    """An OpenAI-compatible chat model (optional), its cost control and embeddings provider.
-
-    Read by :func:`graphrag.llm.make_chat_model` (see docs/llm.md). Without ``base_url`` and
-    ``model`` no LLM is used and everything runs offline.
-    """
-
-    base_url: str | None = Field(
-        default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1."
-    )
-    model: str | None = Field(default=None, description="Model name at that endpoint.")
-    api_key: SecretStr | None = Field(
-        default=None, description="API key, if needed (a secret: prefer the environment)."
-    )
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    timeout: float = Field(default=60.0, gt=0, description="Request timeout in seconds.")
-    max_tokens: int = Field(
-        default=1024, ge=1, description="Most tokens a reply may have (per call)."
-    )
-    token_limit_field: Literal["both", "max_tokens", "max_completion_tokens"] = Field(
-        default="both",
-        description="How the reply limit is sent: both (max_completion_tokens and max_tokens: "
-        "servers such as llama.cpp ignore the first), max_tokens, or max_completion_tokens "
-        "(OpenAI reasoning models reject max_tokens).",
-    )
-    max_retries: int = Field(
-        default=3, ge=0, le=10, description="Retries of a call after 429, 5xx or a timeout."
-    )
-    retry_base_delay: float = Field(
-        default=1.0,
-        ge=0,
-        description="Seconds before the first retry; doubles each retry, with full jitter "
-        "(a server's Retry-After wins).",
-    )
-    retry_max_delay: float = Field(default=30.0, ge=0, description="Longest wait between tries.")
-    max_concurrency: int = Field(
-        default=4, ge=1, le=256, description="Most calls in flight at once (per process)."
-    )
-    fold_system_prompt: bool = Field(
-        default=False,
-        description="Send system messages as the start of the first user message, for chat "
-        "templates without a system role (llama.cpp's gemma format drops system messages).",
-    )
-    stream_usage: bool = Field(
-        default=True,
-        description="Ask for token usage in the last streamed chunk (stream_options); "
-        "turn off for servers that reject it (usage is then estimated).",
-    )
-    cache: bool = Field(
-        default=True, description="Keep every reply in a persistent cache (reruns are free)."
-    )
-    cache_path: Path = Field(
-        default=Path(".graphrag/llm_cache.db"), description="SQLite file of the reply cache."
-    )
-    price_per_1k_prompt: float = Field(
-        default=0.0, ge=0, description="Price of 1,000 prompt tokens (any currency; 0: free)."
-    )
-    price_per_1k_completion: float = Field(
-        default=0.0, ge=0, description="Price of 1,000 completion tokens (same currency)."
-    )
-    max_cost: float | None = Field(
-        default=None,
-        gt=0,
-        description="Budget of one run in that currency: a call that could exceed it is not "
-        "made (BudgetExceededError). Unset: no limit.",
-    )
-    max_tokens_per_run: int | None = Field(
-        default=None,
-        ge=1,
-        description="Budget of one run in tokens (prompt + completion). Unset: no limit.",
-    )
-    embedding_provider: Literal["bundled", "openai"] = Field(
-        default="bundled",
-        description="Embeddings: bundled (the local MiniLM) or openai (an OpenAI-compatible "
-        "/embeddings endpoint; needs embedding_model and embedding_dim).",
-    )
-    embedding_model: str | None = Field(
-        default=None, description="Embedding model name at the endpoint (provider openai)."
-    )
-    embedding_base_url: str | None = Field(
-        default=None, description="Embeddings endpoint (default: base_url)."
-    )
-    embedding_dim: int | None = Field(
-        default=None, ge=1, description="Vector dimension of embedding_model (provider openai)."
-    )
-    embedding_batch_size: int = Field(
-        default=256, ge=1, le=4096, description="Texts per embeddings request."
-    )
-
-    @model_validator(mode="after")
-    def _openai_embeddings_complete(self) -> LLMSettings:
-        if self.embedding_provider != "openai":
-            return self
-        missing = [
-            f"GRAPHRAG_LLM__{name.upper()}"
-            for name, value in (
-                ("embedding_model", self.embedding_model),
-                ("embedding_dim", self.embedding_dim),
-                ("embedding_base_url", self.embedding_base_url or self.base_url),
-            )
-            if not value
-        ]
-        if missing:
-            msg = f"llm.embedding_provider is 'openai' but {', '.join(missing)} is not set"
-            raise ValueError(msg)
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        """Whether an LLM is configured."""
-        return bool(self.base_url and self.model)
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -134,7 +134,12 @@ async def open_components(
     analyzer = analyzer or QuestionAnalyzer(settings.extraction)
     retrieval = RetrievalService(store, embedder, settings.retrieval, analyzer)
     answerer: Answerer = (
-        LLMAnswerer(llm, max_tokens=settings.llm.max_tokens, temperature=settings.llm.temperature)
+        LLMAnswerer(
+            llm,
+            max_tokens=settings.llm.max_tokens,
+            temperature=settings.llm.temperature,
+            context_tokens=settings.answer.context_tokens,
+        )
         if llm is not None
         else ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
     )

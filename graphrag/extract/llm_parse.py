@@ -18,15 +18,13 @@ good ones are skipped and counted.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphrag.errors import ExtractionError
+from graphrag.llm.replies import MalformedReplyError, excerpt, load_json_reply
 
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```\s*$")
 _NODE_KEYS = ("nodes", "entities")
 _EDGE_KEYS = ("relationships", "relations", "edges", "triples")
 _NAME = ("id", "name", "text", "entity")
@@ -112,7 +110,7 @@ def parse_graph(text: str) -> ParsedGraph:
     items = _items(value, text)
     for item in items:
         if not isinstance(item, Mapping):
-            msg = f"expected a list of JSON objects, found {_kind(item)} in it ({_excerpt(text)})"
+            msg = f"expected a list of JSON objects, found {_kind(item)} in it ({excerpt(text)})"
             raise MalformedOutputError(msg, text)
         if not _add_item(graph, item):
             graph.skipped += 1
@@ -128,19 +126,10 @@ def parse_graph(text: str) -> ParsedGraph:
 
 
 def _load(text: str) -> tuple[Any, bool]:
-    stripped = _FENCE.sub("", text.strip())
-    if not stripped:
-        raise MalformedOutputError("the reply is empty", text)
     try:
-        return json.loads(stripped), stripped != text.strip()
-    except json.JSONDecodeError:
-        pass
-    import json_repair
-
-    value = json_repair.loads(stripped)
-    if value in ("", None) or isinstance(value, tuple):
-        raise MalformedOutputError(f"no JSON in the reply ({_excerpt(text)})", text)
-    return value, True
+        return load_json_reply(text)
+    except MalformedReplyError as exc:
+        raise MalformedOutputError(exc.reason, text) from None
 
 
 def _items(value: Any, text: str) -> list[Any]:
@@ -148,7 +137,7 @@ def _items(value: Any, text: str) -> list[Any]:
     if isinstance(value, list):
         return value
     if not isinstance(value, Mapping):
-        msg = f"expected a JSON object or list, found {_kind(value)} ({_excerpt(text)})"
+        msg = f"expected a JSON object or list, found {_kind(value)} ({excerpt(text)})"
         raise MalformedOutputError(msg, text)
     if _first(value, _SOURCE) is not None or _first(value, _NAME) is not None:
         return [value]  # one triple or one node on its own
@@ -160,7 +149,7 @@ def _items(value: Any, text: str) -> list[Any]:
             if part is None:
                 continue
             if not isinstance(part, list):
-                msg = f"'{key}' must be a list, found {_kind(part)} ({_excerpt(text)})"
+                msg = f"'{key}' must be a list, found {_kind(part)} ({excerpt(text)})"
                 raise MalformedOutputError(msg, text)
             items.extend(part)
             found = True
@@ -253,8 +242,3 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return type(value).__name__
-
-
-def _excerpt(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")

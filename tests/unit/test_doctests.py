@@ -23,6 +23,7 @@ DOCTESTED = [
     "graphrag.llm.cache",
     "graphrag.llm.chat_openai",
     "graphrag.llm.errors",
+    "graphrag.llm.replies",
     "graphrag.llm.estimate",
     "graphrag.llm.retry",
     "graphrag.llm.scripted",

@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import networkx as nx
 from pydantic import Field
@@ -88,6 +88,22 @@ class Neighbourhood(_Model):
     paths: list[list[str]] = Field(default_factory=list)
 
 
+class SharedComponents(TypedDict, total=False):
+    """Preloaded components that :meth:`GraphRAG.open` shares instead of loading its own.
+
+    Attributes:
+        embedder: A preloaded embedder (tests, several workspaces).
+        extractor: A preloaded extractor.
+        analyzer: A preloaded question analyzer.
+        chat_model: A chat model instead of the configured one.
+    """
+
+    embedder: Embedder | None
+    extractor: Extractor | None
+    analyzer: QuestionAnalyzer | None
+    chat_model: ChatModel | None
+
+
 class GraphRAG:
     """Build a knowledge graph from documents and answer questions over it, with citations.
 
@@ -103,22 +119,14 @@ class GraphRAG:
 
     @classmethod
     async def open(
-        cls,
-        settings: Settings | None = None,
-        *,
-        embedder: Embedder | None = None,
-        extractor: Extractor | None = None,
-        analyzer: QuestionAnalyzer | None = None,
-        chat_model: ChatModel | None = None,
+        cls, settings: Settings | None = None, **shared: Unpack[SharedComponents]
     ) -> GraphRAG:
         """Open the configured store (schema ensured) and wire the models.
 
         Args:
             settings: The configuration (default: environment and settings file).
-            embedder: A preloaded embedder to share (tests, several workspaces).
-            extractor: A preloaded extractor to share.
-            analyzer: A preloaded question analyzer to share.
-            chat_model: A chat model to share instead of the configured one.
+            **shared: Preloaded components to share instead of loading the configured ones
+                (see :class:`SharedComponents`).
 
         Raises:
             GraphRAGError: If the store cannot be opened or its schema does not match.
@@ -126,14 +134,7 @@ class GraphRAG:
         from graphrag.config import load_settings
 
         chosen = settings if settings is not None else load_settings()
-        components = await open_components(
-            chosen,
-            embedder=embedder,
-            extractor=extractor,
-            analyzer=analyzer,
-            chat_model=chat_model,
-        )
-        return cls(components)
+        return cls(await open_components(chosen, **shared))
 
     @property
     def settings(self) -> Settings:

@@ -5,6 +5,10 @@ document, its chunks and everything extracted from them. Read side: stores retur
 :class:`Chunk`, :class:`Entity`, :class:`Relation` and :class:`Hit`; retrievers return a
 :class:`RetrievedContext`; answerers return an :class:`Answer`.
 
+The store-side records (:class:`Hit`, :class:`WriteReport`, :class:`DeleteReport`,
+:class:`StoreStats`, :class:`Community`, :class:`AnalysisState`) are defined in
+:mod:`graphrag.models_store` and re-exported here: import every model from this module.
+
 Embeddings are ``numpy.ndarray`` (float32, L2-normalised) and are excluded from
 ``model_dump`` so JSON exports stay small; stores persist them explicitly.
 """
@@ -15,19 +19,21 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-Vector = np.ndarray
+from graphrag.models_store import AnalysisState as AnalysisState
+from graphrag.models_store import Community as Community
+from graphrag.models_store import DeleteReport as DeleteReport
+from graphrag.models_store import Hit as Hit
+from graphrag.models_store import StoreStats as StoreStats
+from graphrag.models_store import Vector as Vector
+from graphrag.models_store import WriteReport as WriteReport
+from graphrag.models_store import _Model as _Model
 
 
 def utcnow() -> datetime:
     """Return the current time in UTC (timezone aware)."""
     return datetime.now(UTC)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
 class DocumentStatus(StrEnum):
@@ -240,33 +246,6 @@ class MergeRecord(_Model):
     undone_at: datetime | None = None
 
 
-class Community(_Model):
-    """A group of related entities (level, ordinal) with an optional summary.
-
-    ``member_ids`` are highest rank first; ``chunk_ids`` are its best supporting chunks (most
-    members connected first), which the ``global`` mode returns; ``embedding`` embeds the
-    summary (see :mod:`graphrag.analyze.summaries`).
-    """
-
-    id: str
-    level: int
-    ordinal: int
-    member_ids: list[str]
-    title: str
-    summary: str | None = None
-    chunk_ids: list[str] = Field(default_factory=list)
-    embedding: Vector | None = Field(default=None, exclude=True, repr=False)
-
-
-class AnalysisState(_Model):
-    """The last graph analysis saved in a store (``stale``: the graph changed since)."""
-
-    analyzed_at: datetime
-    communities: int
-    embedded: int
-    stale: bool = False
-
-
 class DocumentGraph(_Model):
     """Everything one document contributes to the graph: the unit of an atomic write.
 
@@ -287,62 +266,6 @@ class DocumentGraph(_Model):
     mentions: list[Mention] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     merges: list[MergeRecord] = Field(default_factory=list)
-
-
-class Hit(_Model):
-    """An id with a score (higher is better), returned by search primitives."""
-
-    id: str
-    score: float
-
-
-class DeleteReport(_Model):
-    """What deleting a document removed or updated."""
-
-    document_id: str
-    chunks: int = 0
-    mentions: int = 0
-    entities_removed: int = 0
-    entities_updated: int = 0
-    relations_removed: int = 0
-    relations_updated: int = 0
-
-
-class WriteReport(_Model):
-    """What a batch write did."""
-
-    documents: int = 0
-    chunks: int = 0
-    entities_new: int = 0
-    relations_new: int = 0
-    mentions: int = 0
-    merges: int = 0
-    replaced_documents: int = 0
-
-
-class StoreStats(_Model):
-    """Object counts of a store.
-
-    Attributes:
-        keys: Resolution keys (normalised name + type) that chunks mention.
-        dirty_keys: Keys waiting to be resolved again (after an interrupted write).
-        pending_documents: Documents whose mentions and relations wait to be derived again.
-    """
-
-    backend: str
-    location: str
-    documents: int
-    chunks: int
-    entities: int
-    relations: int
-    mentions: int
-    merges: int
-    communities: int = 0
-    failed_documents: int = 0
-    schema_version: int = 0
-    keys: int = 0
-    dirty_keys: int = 0
-    pending_documents: int = 0
 
 
 class Expansion(_Model):

@@ -42,7 +42,7 @@ import os
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar, cast
 
 try:
     from langchain_core.callbacks import (
@@ -61,13 +61,9 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from graphrag.config import Settings
 from graphrag.errors import GraphRAGError, InvalidArgumentError
-from graphrag.facade import GraphRAG
+from graphrag.facade import GraphRAG, SharedComponents
 from graphrag.models import RetrievalMode, RetrievedContext, ScoredChunk
 from graphrag.retrieve.modes import parse_mode
-
-if TYPE_CHECKING:
-    from graphrag.ports import Embedder, Extractor
-    from graphrag.retrieve.question import QuestionAnalyzer
 
 __all__ = ["GraphRAGRetriever"]
 
@@ -78,6 +74,8 @@ T = TypeVar("T")
 _STOP_TIMEOUT_S = 10.0
 _IGNORED_KWARGS = frozenset({"verbose"})
 """Invoke keyword arguments that LangChain itself may pass through to the retriever."""
+_SHARED = SharedComponents.__optional_keys__
+"""``from_settings`` keywords that go to :meth:`GraphRAG.open`, not to the retriever."""
 
 
 class _LoopThread:
@@ -214,23 +212,15 @@ class GraphRAGRetriever(BaseRetriever):
     # -- opening and closing --------------------------------------------------------------
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        embedder: Embedder | None = None,
-        extractor: Extractor | None = None,
-        analyzer: QuestionAnalyzer | None = None,
-        **kwargs: Any,
-    ) -> Self:
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Self:
         """Open the configured store and return a retriever that owns the facade.
 
         Args:
             settings: The configuration (default: environment and settings file).
-            embedder: A preloaded embedder to share.
-            extractor: A preloaded extractor to share.
-            analyzer: A preloaded question analyzer to share.
-            **kwargs: Retriever fields (``mode``, ``k``, ``tags``, ``metadata``...).
+            **kwargs: Preloaded components to share, as :meth:`GraphRAG.open
+                <graphrag.facade.GraphRAG.open>` takes them (``embedder``, ``extractor``,
+                ``analyzer``, ``chat_model``), and retriever fields (``mode``, ``k``,
+                ``tags``, ``metadata``...).
 
         Returns:
             The retriever; call :meth:`close` (or use it as a context manager) when done.
@@ -239,53 +229,24 @@ class GraphRAGRetriever(BaseRetriever):
             GraphRAGError: If the store cannot be opened or its schema does not match, or the
                 mode is unknown.
         """
-        rag = _LOOP.run(
-            GraphRAG.open(settings, embedder=embedder, extractor=extractor, analyzer=analyzer)
-        )
-        try:
-            return cls._owning(rag, kwargs)
-        except BaseException:
-            _LOOP.run(rag.close())
-            raise
+        return _LOOP.run(cls.afrom_settings(settings, **kwargs))
 
     @classmethod
-    async def afrom_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        embedder: Embedder | None = None,
-        extractor: Extractor | None = None,
-        analyzer: QuestionAnalyzer | None = None,
-        **kwargs: Any,
-    ) -> Self:
+    async def afrom_settings(cls, settings: Settings | None = None, **kwargs: Any) -> Self:
         """Async :meth:`from_settings`: open the store on the running loop.
 
-        Args:
-            settings: The configuration (default: environment and settings file).
-            embedder: A preloaded embedder to share.
-            extractor: A preloaded extractor to share.
-            analyzer: A preloaded question analyzer to share.
-            **kwargs: Retriever fields (``mode``, ``k``, ``tags``, ``metadata``...).
+        Arguments and errors as :meth:`from_settings`.
 
         Returns:
             The retriever; call :meth:`aclose` (or ``async with`` it) when done.
-
-        Raises:
-            GraphRAGError: If the store cannot be opened or its schema does not match, or the
-                mode is unknown.
         """
-        rag = await GraphRAG.open(
-            settings, embedder=embedder, extractor=extractor, analyzer=analyzer
-        )
+        shared = {name: kwargs.pop(name) for name in _SHARED if name in kwargs}
+        rag = await GraphRAG.open(settings, **cast("SharedComponents", shared))
         try:
-            return cls._owning(rag, kwargs)
+            retriever = cls(rag=rag, **kwargs)
         except BaseException:
             await rag.close()
             raise
-
-    @classmethod
-    def _owning(cls, rag: GraphRAG, fields: Mapping[str, Any]) -> Self:
-        retriever = cls(rag=rag, **fields)
         retriever._owns_rag = True
         return retriever
 
@@ -297,8 +258,7 @@ class GraphRAGRetriever(BaseRetriever):
     def close(self) -> None:
         """Close the facade if this retriever opened it; a facade passed in stays open."""
         if self._owns_rag:
-            self._owns_rag = False
-            _LOOP.run(self.rag.close())
+            _LOOP.run(self.aclose())
 
     async def aclose(self) -> None:
         """Async :meth:`close`."""
@@ -331,50 +291,25 @@ class GraphRAGRetriever(BaseRetriever):
     # -- retrieving -----------------------------------------------------------------------
 
     def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        mode: RetrievalMode | str | None = None,
-        **kwargs: Any,
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         """Retrieve on the private event loop (see the module docstring) and wait.
 
-        Args:
-            query: The question.
-            run_manager: LangChain's callback manager for this run.
-            k: Chunks to return for this call (default: the retriever's ``k``).
-            mode: Retrieval mode for this call (default: the retriever's ``mode``).
-            **kwargs: Nothing else is accepted (LangChain's ``verbose`` is ignored).
-
-        Returns:
-            One document per retrieved chunk, best first.
-
-        Raises:
-            InvalidQueryError: If the question is empty or too long, or the mode unknown.
-            InvalidArgumentError: If ``k`` is out of range or an unknown keyword is given.
+        Arguments, result and errors as :meth:`_aget_relevant_documents`.
         """
-        _check_kwargs(kwargs)
-        return _LOOP.run(self._retrieve(query, k, mode))
+        return _LOOP.run(self._retrieve(query, **_options(kwargs)))
 
     async def _aget_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: AsyncCallbackManagerForRetrieverRun,
-        k: int | None = None,
-        mode: RetrievalMode | str | None = None,
-        **kwargs: Any,
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         """Retrieve on the running event loop.
 
         Args:
             query: The question.
             run_manager: LangChain's callback manager for this run.
-            k: Chunks to return for this call (default: the retriever's ``k``).
-            mode: Retrieval mode for this call (default: the retriever's ``mode``).
-            **kwargs: Nothing else is accepted (LangChain's ``verbose`` is ignored).
+            **kwargs: ``k``, the chunks to return for this call (default: the retriever's
+                ``k``), and ``mode``, the retrieval mode for this call (default: the
+                retriever's ``mode``); nothing else (LangChain's ``verbose`` is ignored).
 
         Returns:
             One document per retrieved chunk, best first.
@@ -383,11 +318,10 @@ class GraphRAGRetriever(BaseRetriever):
             InvalidQueryError: If the question is empty or too long, or the mode unknown.
             InvalidArgumentError: If ``k`` is out of range or an unknown keyword is given.
         """
-        _check_kwargs(kwargs)
-        return await self._retrieve(query, k, mode)
+        return await self._retrieve(query, **_options(kwargs))
 
     async def _retrieve(
-        self, query: str, k: int | None, mode: RetrievalMode | str | None
+        self, query: str, *, k: int | None, mode: RetrievalMode | str | None
     ) -> list[Document]:
         context = await self.rag.retrieve(
             query,
@@ -431,14 +365,21 @@ class GraphRAGRetriever(BaseRetriever):
         return names
 
 
-def _check_kwargs(kwargs: Mapping[str, Any]) -> None:
-    unknown = sorted(set(kwargs) - _IGNORED_KWARGS)
+class _Options(TypedDict):
+    k: int | None
+    mode: RetrievalMode | str | None
+
+
+def _options(kwargs: Mapping[str, Any]) -> _Options:
+    """The per-call ``k`` and ``mode`` of an invoke's keywords (``None``: not given)."""
+    unknown = sorted(set(kwargs) - {"k", "mode"} - _IGNORED_KWARGS)
     if unknown:
         msg = (
             f"GraphRAGRetriever does not accept {', '.join(unknown)}; "
             "pass k (number of chunks) or mode (retrieval mode)"
         )
         raise InvalidArgumentError(msg)
+    return _Options(k=kwargs.get("k"), mode=kwargs.get("mode"))
 
 
 def _document(chunk: ScoredChunk, context: RetrievedContext, entities: Sequence[str]) -> Document:

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import NotRequired, TypedDict, Unpack
 
 from graphrag.errors import LLMError
 from graphrag.llm.base import ChatMessage, ChatModel, ChatResult, ChatStream, Usage
@@ -70,6 +71,17 @@ def cache_key(
     }
     data = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+class RequestParams(TypedDict):
+    """The parameters of a request that change its reply, hence its key (:func:`cache_key`).
+
+    ``json_mode`` may be left out (``False``).
+    """
+
+    max_tokens: int
+    temperature: float
+    json_mode: NotRequired[bool]
 
 
 class LLMCache:
@@ -219,47 +231,17 @@ class CachedChatModel:
         """The inner model's name (part of every key)."""
         return self._inner.model_name
 
-    def key(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        json_mode: bool = False,
-    ) -> str:
-        """Return the cache key of a request to this model."""
-        return cache_key(
-            self.model_name, messages, max_tokens=max_tokens, temperature=temperature,
-            json_mode=json_mode,
-        )  # fmt: skip
+    def key(self, messages: Sequence[ChatMessage], **params: Unpack[RequestParams]) -> str:
+        """Return the cache key of a request to this model (parameters as :meth:`complete`)."""
+        return cache_key(self.model_name, messages, **params)
 
-    def is_cached(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        json_mode: bool = False,
-    ) -> bool:
+    def is_cached(self, messages: Sequence[ChatMessage], **params: Unpack[RequestParams]) -> bool:
         """Whether the reply to this request is cached (for dry-run estimates)."""
-        key = self.key(
-            messages, max_tokens=max_tokens, temperature=temperature, json_mode=json_mode
-        )
-        return key in self.cache
+        return self.key(messages, **params) in self.cache
 
-    def forget(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        json_mode: bool = False,
-    ) -> bool:
+    def forget(self, messages: Sequence[ChatMessage], **params: Unpack[RequestParams]) -> bool:
         """Drop the cached reply of this request (e.g. one that failed to parse)."""
-        key = self.key(
-            messages, max_tokens=max_tokens, temperature=temperature, json_mode=json_mode
-        )
-        return self.cache.delete(key)
+        return self.cache.delete(self.key(messages, **params))
 
     async def complete(
         self,

@@ -33,6 +33,7 @@ from api.routers import admin, documents, graph, health, openai_compat, query
 from api.security import AuditLog, check_settings, make_limiter
 from api.timeouts import TimeoutMiddleware
 from graphrag.config import Settings, version
+from graphrag.errors import GraphRAGError
 from graphrag.jobs import JobRunner
 from graphrag.workspaces import WorkspaceManager
 
@@ -124,6 +125,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     default = settings.api.default_workspace
     rag = await manager.get(default)
     await rag.components.embedder.embed(["warm up"], kind="query")  # load the model now
+    if rag.components.llm is not None:  # a wrong URL, key or model fails the start-up
+        try:
+            await rag.components.llm.check()
+        except GraphRAGError as exc:
+            logger.error("the configured LLM is not usable, the API does not start: %s", exc)
+            await manager.close()
+            raise
 
     async def names() -> list[str]:
         return [w.name for w in await manager.list() if w.exists]

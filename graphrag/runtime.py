@@ -11,12 +11,15 @@ import logging
 import os
 from dataclasses import dataclass
 
+from graphrag.answer.by_mode import ModeAnswerer
 from graphrag.answer.extractive import ExtractiveAnswerer
 from graphrag.answer.llm_answerer import LLMAnswerer
 from graphrag.build import GraphBuilder
 from graphrag.config import Settings
 from graphrag.llm import CachedChatModel, ChatModel, UsageMeter, make_chat_model, make_llm_embedder
+from graphrag.models import RetrievalMode
 from graphrag.ports import Answerer, Chunker, Embedder, Extractor, GraphStore
+from graphrag.retrieve.global_answer import GlobalAnswerer
 from graphrag.retrieve.modes import RetrievalService
 from graphrag.retrieve.question import QuestionAnalyzer
 
@@ -119,7 +122,7 @@ async def open_components(
     if llm is not None and check_llm:
         await llm.check()
     embedder = embedder or make_embedder(settings)
-    extractor = extractor or make_extractor(settings)
+    extractor = extractor or make_extractor(settings, llm=llm)  # one meter and budget per run
     store = create_store(settings)
     await store.ensure_schema(embedding_model=embedder.model_name, dim=embedder.dim)
     chunker = make_chunker(settings)
@@ -133,16 +136,7 @@ async def open_components(
     )
     analyzer = analyzer or QuestionAnalyzer(settings.extraction)
     retrieval = RetrievalService(store, embedder, settings.retrieval, analyzer)
-    answerer: Answerer = (
-        LLMAnswerer(
-            llm,
-            max_tokens=settings.llm.max_tokens,
-            temperature=settings.llm.temperature,
-            context_tokens=settings.answer.context_tokens,
-        )
-        if llm is not None
-        else ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
-    )
+    answerer = make_answerer(settings, llm, embedder)
     return Components(
         settings=settings,
         store=store,
@@ -155,6 +149,28 @@ async def open_components(
         llm=llm,
         usage=usage,
     )
+
+
+def make_answerer(settings: Settings, llm: ChatModel | None, embedder: Embedder) -> ModeAnswerer:
+    """The answerers: LLM or extractive for chunk modes, global search's for ``global``."""
+    default: Answerer
+    if llm is not None:
+        default = LLMAnswerer(
+            llm,
+            max_tokens=settings.llm.max_tokens,
+            temperature=settings.llm.temperature,
+            context_tokens=settings.answer.context_tokens,
+        )
+    else:
+        default = ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
+    overview = GlobalAnswerer(
+        llm,
+        max_communities=settings.answer.global_communities,
+        max_tokens=settings.llm.max_tokens,
+        temperature=settings.llm.temperature,
+        context_tokens=settings.answer.context_tokens,
+    )
+    return ModeAnswerer(default, {RetrievalMode.GLOBAL: overview})
 
 
 def configure_logging(level: str) -> None:

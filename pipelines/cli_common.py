@@ -317,33 +317,53 @@ def errors() -> Iterator[None]:
         raise fail("interrupted", INTERRUPTED) from None
 
 
-def run_with(settings: Settings, body: Callable[[Components], Coroutine[Any, Any, T]]) -> T:
-    """Open the components, run ``body`` on them, close them; all in one event loop."""
-    return asyncio.run(with_components(settings, body))
+def run_with(
+    settings: Settings,
+    body: Callable[[Components], Coroutine[Any, Any, T]],
+    *,
+    llm: bool = False,
+) -> T:
+    """Open the components, run ``body`` on them, close them; all in one event loop.
+
+    ``llm``: the command uses the LLM when one is configured, so check it first (a wrong
+    URL, key or model fails here, before any work).
+    """
+    return asyncio.run(with_components(settings, body, llm=llm))
 
 
 async def with_components(
-    settings: Settings, body: Callable[[Components], Coroutine[Any, Any, T]]
+    settings: Settings,
+    body: Callable[[Components], Coroutine[Any, Any, T]],
+    *,
+    llm: bool = False,
 ) -> T:
     """Open the components (through :func:`open_components`), run ``body``, close them."""
     components = await open_components(settings)
     try:
+        if llm and components.llm is not None:
+            await components.llm.check()
         return await body(components)
     finally:
         await components.close()
 
 
-def run_rag(settings: Settings, body: Callable[[GraphRAG], Coroutine[Any, Any, T]]) -> T:
+def run_rag(
+    settings: Settings, body: Callable[[GraphRAG], Coroutine[Any, Any, T]], *, llm: bool = False
+) -> T:
     """Open the :class:`~graphrag.facade.GraphRAG` facade, run ``body`` on it, close it."""
-    return asyncio.run(with_rag(settings, body))
+    return asyncio.run(with_rag(settings, body, llm=llm))
 
 
-async def with_rag(settings: Settings, body: Callable[[GraphRAG], Coroutine[Any, Any, T]]) -> T:
+async def with_rag(
+    settings: Settings, body: Callable[[GraphRAG], Coroutine[Any, Any, T]], *, llm: bool = False
+) -> T:
     """Open the facade over :func:`open_components` (the hook tests replace), run ``body``."""
     from graphrag.facade import GraphRAG
 
     rag = GraphRAG(await open_components(settings))
     try:
+        if llm and rag.components.llm is not None:
+            await rag.components.llm.check()
         return await body(rag)
     finally:
         await rag.close()

@@ -231,7 +231,8 @@ def query(
         chosen = {"mode": None if mode is None else mode.value, "top_k": top_k}
         retrieval = {k: v for k, v in chosen.items() if v is not None}
         settings = opts.settings(existing=True, **({"retrieval": retrieval} if retrieval else {}))
-        answer, streamed = run_rag(settings, _QueryRun(settings, question, opts.as_json).body)
+        query = _QueryRun(settings, question, opts.as_json)
+        answer, streamed = run_rag(settings, query.body, llm=True)
     if opts.as_json:
         typer.echo(safe_json(answer.model_dump_json(indent=2)))
     elif streamed:

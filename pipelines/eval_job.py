@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 from graphrag.answer.extractive import ExtractiveAnswerer, abstained
-from graphrag.answer.llm_answerer import LLMAnswerer
 from graphrag.build import IngestReport
 from graphrag.config import EmbeddedStoreSettings, Settings, StoreKind
 from graphrag.errors import EvaluationError, GraphRAGError
@@ -61,6 +60,7 @@ from graphrag.evaluation.answers import AnswerScores, answer_span
 from graphrag.llm import BudgetExceededError
 from graphrag.models import RetrievalMode, RetrievedContext
 from graphrag.operations.ingest import ProgressCallback, ingest_documents
+from graphrag.ports import Answerer
 from graphrag.runtime import Components
 from pipelines.analyze_job import run_analysis
 
@@ -109,11 +109,11 @@ class AnswerGenerator:
     """Answers the evaluation questions with the LLM; stops for the run at a budget stop.
 
     Attributes:
-        answerer: The LLM answerer of the components.
+        answerer: The components' answerer (the LLM's, per mode).
         stopped: Why answering stopped for the rest of the run (the budget), if it did.
     """
 
-    answerer: LLMAnswerer
+    answerer: Answerer
     stopped: str | None = None
 
     async def answer(
@@ -271,6 +271,8 @@ async def run_eval(
     reused = await asyncio.to_thread(_prepare_index, dataset, out_dir, reuse=reuse_index)
     components = await opener(eval_settings(settings, out_dir))
     try:
+        if answers and components.llm is not None:
+            await components.llm.check()  # a wrong URL, key or model fails before indexing
         index = await ingest_documents(components, dataset.documents(), progress=index_progress)
         if index.failed:
             logger.warning("%d passages failed to index", len(index.failed))
@@ -297,8 +299,9 @@ def _answerers(components: Components) -> tuple[ExtractiveAnswerer, AnswerGenera
     extractive = ExtractiveAnswerer(
         components.embedder, min_relevance=components.settings.answer.min_relevance
     )
-    llm = components.answerer
-    return extractive, AnswerGenerator(llm) if isinstance(llm, LLMAnswerer) else None
+    if components.llm is None:
+        return extractive, None
+    return extractive, AnswerGenerator(components.answerer)
 
 
 async def _run_modes(

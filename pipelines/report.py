@@ -1,7 +1,8 @@
 r"""Human-facing reports: rich tables for the CLI and the evaluation outputs.
 
 Evaluation outputs (``write_eval_report``): ``results.json`` (everything, per question too),
-``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, p50 ms, p95 ms) and
+``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, p50 ms, p95 ms, and with
+an LLM EM, F1 and not-supported answers) and
 ``recall.png`` (grouped bars of R@2/R@5/R@10 per mode, matplotlib's Agg backend).
 
 Everything printed that came from documents or users (answers, quotes, titles, sources,
@@ -246,7 +247,10 @@ def context_table(context: RetrievedContext) -> Table:
 
 
 def print_graph_context(console: Console, context: RetrievedContext) -> None:
-    """Print the context's entities and relations, one line each kind (names, not ids)."""
+    """Print the context's communities, entities and relations (names, not ids)."""
+    for rank, community in enumerate(context.communities[:5], start=1):
+        line = f"{community.title} ({community.size} members, score {community.score:.3f})"
+        console.print(f"[bold]community {rank}:[/bold] {_line(line)}", soft_wrap=True)
     if context.entities:
         names = ", ".join(f"{e.name} ({e.type})" for e in context.entities[:20])
         console.print(f"[bold]entities:[/bold] {_line(names)}", soft_wrap=True)
@@ -349,7 +353,7 @@ def print_merges(
 def eval_table(scores: Sequence[ModeScores]) -> Table:
     """Return the evaluation scores (percent) and latencies as a rich table."""
     table = Table(title="Retrieval evaluation")
-    headers = _headers()
+    headers = _headers(_answered(scores))
     for position, header in enumerate(headers):
         table.add_column(header, justify="left" if position == 0 else "right")
     for row in _rows(scores):
@@ -358,15 +362,20 @@ def eval_table(scores: Sequence[ModeScores]) -> Table:
 
 
 def eval_markdown(run: EvalRun) -> str:
-    """Return ``results.md``: a heading, the setup line and the scores table."""
+    """Return ``results.md``: a heading, the setup line and the scores table.
+
+    With an LLM configured the table also has the answers' EM and F1 (percent, SQuAD-style
+    normalisation, aliases counted) and how many said the context does not support one.
+    """
+    headers = _headers(_answered(run.scores))
     lines = [
         f"# Retrieval evaluation: {run.dataset}",
         "",
         f"{run.questions} questions, {run.passages} passages, created {run.created_at}. "
         "Recall and all-gold in percent; latency is retrieval wall time (warm).",
         "",
-        "| " + " | ".join(_headers()) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(_headers()) - 1)) + "|",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(run.scores)]
     return "\n".join(lines) + "\n"
@@ -415,17 +424,25 @@ def plot_recall(scores: Sequence[ModeScores], path: Path, *, title: str) -> None
     plt.close(fig)
 
 
-def _headers() -> list[str]:
+def _headers(answers: bool = False) -> list[str]:
+    extra = ["EM", "F1", "not supported"] if answers else []
     return [
         "mode",
         *(f"R@{k}" for k in RECALL_KS),
         *(f"AG@{k}" for k in ALL_GOLD_KS),
         "p50 ms",
         "p95 ms",
+        *extra,
     ]
 
 
+def _answered(scores: Sequence[ModeScores]) -> bool:
+    """Whether the LLM answered in this run (then EM, F1 and not-supported columns show)."""
+    return any(s.answers is not None for s in scores)
+
+
 def _rows(scores: Sequence[ModeScores]) -> list[list[str]]:
+    answered = _answered(scores)
     return [
         [
             s.mode,
@@ -433,8 +450,20 @@ def _rows(scores: Sequence[ModeScores]) -> list[list[str]]:
             *(f"{100.0 * s.all_gold[k]:.1f}" for k in ALL_GOLD_KS),
             _ms(s.p50_ms),
             _ms(s.p95_ms),
+            *(_answer_cells(s) if answered else []),
         ]
         for s in scores
+    ]
+
+
+def _answer_cells(scores: ModeScores) -> list[str]:
+    answers = scores.answers
+    if answers is None or not answers.questions:
+        return ["n/a", "n/a", "n/a"]
+    return [
+        f"{100.0 * answers.em:.1f}",
+        f"{100.0 * answers.f1:.1f}",
+        f"{answers.not_supported}/{answers.questions}",
     ]
 
 

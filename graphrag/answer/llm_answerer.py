@@ -142,12 +142,16 @@ class LLMAnswerer:
         """The chat model that writes the answers."""
         return self._chat
 
-    async def answer(self, question: str, context: RetrievedContext) -> Answer:
+    async def answer(
+        self, question: str, context: RetrievedContext, *, prompt: AnswerPrompt | None = None
+    ) -> Answer:
         """Answer from the context only, citing its sources.
 
         Args:
             question: The question.
             context: The retrieved context.
+            prompt: A prompt built elsewhere (global search's reduce step) instead of
+                :func:`~graphrag.answer.prompts.build_prompt`'s.
 
         Returns:
             A ``generated`` answer with checked citations, usage and timings (the
@@ -156,7 +160,7 @@ class LLMAnswerer:
         Raises:
             LLMError: If the model fails (after its retries) or the budget is reached.
         """
-        run = self._start(question, context)
+        run = self._start(question, context, prompt)
         if not run.prompt.sources:
             return self._no_context(question, context, run)
         sent = time.perf_counter()
@@ -172,11 +176,14 @@ class LLMAnswerer:
         checked = check_citations(result.text, run.prompt.sources)
         return self._finish(question, context, run, checked, result, verify)
 
-    def stream(self, question: str, context: RetrievedContext) -> AnswerStream:
+    def stream(
+        self, question: str, context: RetrievedContext, *, prompt: AnswerPrompt | None = None
+    ) -> AnswerStream:
         """Answer as a stream of text pieces (citations checked as they arrive).
 
         The pieces join to exactly the final answer's text; ``stream.answer`` holds the
-        answer (citations, notes, usage, timings) once the stream has ended.
+        answer (citations, notes, usage, timings) once the stream has ended. ``prompt`` is
+        as in :meth:`answer`.
 
         Raises:
             LLMError: While iterating, if the model fails or the budget is reached.
@@ -186,12 +193,17 @@ class LLMAnswerer:
         async def finish() -> Answer:
             return holder[0]
 
-        return AnswerStream(context, self._pieces(question, context, holder), finish, live=True)
+        pieces = self._pieces(question, context, holder, prompt)
+        return AnswerStream(context, pieces, finish, live=True)
 
     async def _pieces(
-        self, question: str, context: RetrievedContext, holder: list[Answer]
+        self,
+        question: str,
+        context: RetrievedContext,
+        holder: list[Answer],
+        prompt: AnswerPrompt | None = None,
     ) -> AsyncIterator[str]:
-        run = self._start(question, context)
+        run = self._start(question, context, prompt)
         if not run.prompt.sources:
             answer = self._no_context(question, context, run)
             for piece in word_pieces(answer.text):
@@ -227,9 +239,12 @@ class LLMAnswerer:
         checked = CheckedText(checker.text, list(checker.cited), list(checker.unknown))
         holder.append(self._finish(question, context, run, checked, result, verify))
 
-    def _start(self, question: str, context: RetrievedContext) -> _Run:
+    def _start(
+        self, question: str, context: RetrievedContext, prompt: AnswerPrompt | None = None
+    ) -> _Run:
         started = time.perf_counter()
-        prompt = build_prompt(question, context, budget=self._context_tokens)
+        if prompt is None:
+            prompt = build_prompt(question, context, budget=self._context_tokens)
         run = _Run(started, prompt)
         run.mark("prompt", started)
         return run

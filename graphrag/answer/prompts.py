@@ -19,7 +19,7 @@ the fixed sentence :data:`NOT_SUPPORTED` when the context does not answer the qu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ __all__ = [
     "SYSTEM_PROMPT",
     "AnswerPrompt",
     "build_prompt",
+    "community_line",
+    "fit_lines",
     "is_not_supported",
     "repeats_prompt",
 ]
@@ -90,7 +92,8 @@ def repeats_prompt(text: str, prompt: AnswerPrompt) -> bool:
     folded = " ".join(text.split()).casefold()
     if not folded:
         return False
-    markers = [line for line in SYSTEM_PROMPT.splitlines() if len(line) >= 20]
+    system = [m.content for m in prompt.messages if m.role == "system"] or [SYSTEM_PROMPT]
+    markers = [line for line in system[0].splitlines() if len(line) >= 20]
     for message in prompt.messages[1:]:
         markers += [
             line
@@ -133,11 +136,11 @@ def build_prompt(
     share = _GLOBAL_SHARE if context.mode is RetrievalMode.GLOBAL else _GRAPH_SHARE
     everything = {chunk.id: n for n, chunk in enumerate(context.chunks, start=1)}
     reserved = sum(
-        count(line) for line in _fit(_graph_lines(context, everything), budget // share, count)
+        count(line) for line in fit_lines(_graph_lines(context, everything), budget // share, count)
     )
     blocks, sources = _source_blocks(context.chunks, budget - reserved, count)
     numbers = {chunk.id: n for n, chunk in sources.items()}
-    facts = _fit(_graph_lines(context, numbers), reserved, count)
+    facts = fit_lines(_graph_lines(context, numbers), reserved, count)
     parts = ["Sources:", *blocks] if blocks else ["Sources: (none)"]
     if facts:
         parts += ["Graph facts:", "\n".join(facts)]
@@ -176,7 +179,7 @@ def _graph_lines(context: RetrievedContext, numbers: dict[str, int]) -> list[str
     names = {e.id: e.name for e in context.entities}
     lines: list[str] = []
     for community in getattr(context, "communities", None) or []:
-        lines.append(_community_line(community, numbers))
+        lines.append(community_line(community, numbers))
     for relation in context.relations:
         source, target = names.get(relation.source_id), names.get(relation.target_id)
         if source is None or target is None or source == target:
@@ -192,8 +195,14 @@ def _graph_lines(context: RetrievedContext, numbers: dict[str, int]) -> list[str
     return lines
 
 
-def _community_line(community: Any, numbers: dict[str, int]) -> str:
-    """A community summary with its chunk ids turned into source numbers (others dropped)."""
+def community_line(
+    community: Any, numbers: Mapping[str, int], limit: int = _MAX_SUMMARY_CHARS
+) -> str:
+    """A community summary with its chunk ids turned into source numbers (others dropped).
+
+    The summary is cut to ``limit`` characters (an LLM report with its findings and key
+    sentences can be longer than the answer prompt's share for it).
+    """
     summary = str(getattr(community, "summary", "") or "")
 
     def cite(match: re.Match[str]) -> str:
@@ -201,13 +210,14 @@ def _community_line(community: Any, numbers: dict[str, int]) -> str:
         return f" [{number}]" if number is not None else ""
 
     text = _CHUNK_ID_REF.sub(cite, summary)
-    if len(text) > _MAX_SUMMARY_CHARS:
-        text = text[: _MAX_SUMMARY_CHARS - 3].rstrip() + "..."
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
     title = str(getattr(community, "title", "") or "community")
     return f"- community {_one_line(title)}: {_one_line(text)}"
 
 
-def _fit(lines: Sequence[str], budget: int, count: Counter) -> list[str]:
+def fit_lines(lines: Sequence[str], budget: int, count: Counter) -> list[str]:
+    """Keep the lines that fit ``budget`` estimated tokens, in order (a long one is skipped)."""
     kept: list[str] = []
     used = 0
     for line in lines:

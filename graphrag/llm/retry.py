@@ -149,9 +149,13 @@ class RetryingChatModel:
                     inner = self._inner.stream(
                         messages, max_tokens=max_tokens, temperature=temperature
                     )
-                    async for piece in inner:
-                        started = True
-                        yield piece
+                    try:
+                        async for piece in inner:
+                            started = True
+                            yield piece
+                    finally:  # closed early (or failed): close the request now, not at GC
+                        if not inner.done:
+                            await inner.aclose()
                     yield inner.result
                     return
             except Exception as exc:

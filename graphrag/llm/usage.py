@@ -314,13 +314,15 @@ class MeteredChatModel:
     ) -> AsyncIterator[str | ChatResult]:
         reservation = self.meter.reserve(self._estimate(messages), max_tokens)
         started = time.perf_counter()
+        inner = self._inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
         try:
-            inner = self._inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
             async for piece in inner:
                 yield piece
             result = inner.result
         except BaseException:
             self.meter.release(reservation)
+            if not inner.done:  # closed early: close the request now, not at GC
+                await inner.aclose()
             raise
         self.meter.record(result, reservation=reservation, seconds=time.perf_counter() - started)
         yield result

@@ -1,18 +1,17 @@
-"""Answers for the ``global`` mode: the best community summaries, or (later) a map-reduce.
+"""Answers for the ``global`` mode: the best community summaries, or an LLM map-reduce.
 
-:class:`GlobalAnswerer` implements the :class:`~graphrag.ports.Answerer` port over a
-``global`` context (``RetrievedContext.communities``):
+:class:`GlobalAnswerer` implements the :class:`~graphrag.ports.Answerer` port (and streams)
+over a ``global`` context (``RetrievedContext.communities``):
 
-- **Without a chat model** (implemented): the answer lists the best communities, each with
-  its title and the key sentences of its extractive summary quoted verbatim, each sentence
-  cited (``[n]``) by the chunk it comes from, when that chunk is in the context. Kind
-  ``extractive``; the context's notes (no analysis yet, stale communities) are passed on.
-- **With a chat model** (the hook for the LLM tier, not implemented yet): *map* each of the
-  top summaries to a partial answer with a relevance score (one call per community, bounded
-  concurrency, citing chunk ids from the community's supporting chunks), drop partial
-  answers scored 0, then *reduce* the best partial answers, within the token budget, to one
-  answer whose citations are checked against the context's chunks. Until that is written
-  the call raises :class:`~graphrag.errors.LLMError` saying so.
+- **Without a chat model**: the answer lists the best communities, each with its title and
+  the key sentences of its summary quoted verbatim, each sentence cited (``[n]``) by the
+  chunk it comes from, when that chunk is in the context. Kind ``extractive``; the
+  context's notes (no analysis yet, stale communities) are passed on.
+- **With a chat model**: :class:`~graphrag.answer.map_reduce.MapReduceAnswerer` *maps* each
+  of the top summaries to scored points (one call per community, bounded concurrency,
+  citing the community's supporting chunks by source number), drops those scored 0, then
+  *reduces* the best points, within the token budget, to one ``generated`` answer whose
+  citations are checked against the context's chunks.
 """
 
 from __future__ import annotations
@@ -22,10 +21,12 @@ from typing import TYPE_CHECKING
 
 from graphrag.analyze.summaries import parse_key_sentences
 from graphrag.answer.extractive import NO_PASSAGES_TEXT
-from graphrag.errors import LLMError
+from graphrag.answer.prompts import DEFAULT_CONTEXT_TOKENS
+from graphrag.answer.streaming import AnswerStream
 from graphrag.models import Answer, AnswerKind, Citation, RetrievedContext, ScoredChunk
 
 if TYPE_CHECKING:
+    from graphrag.answer.map_reduce import MapReduceAnswerer
     from graphrag.llm.base import ChatModel
 
 __all__ = ["GLOBAL_EXTRACTIVE_NOTE", "GlobalAnswerer"]
@@ -34,10 +35,6 @@ GLOBAL_EXTRACTIVE_NOTE = (
     "No LLM is configured: this answer lists the best community summaries' key sentences "
     "verbatim (global search, extractive)."
 )
-LLM_NOT_WIRED = (
-    "global search with an LLM (map over the community summaries, reduce to one answer) is "
-    "not implemented yet; use GlobalAnswerer() without a chat model"
-)
 
 
 class GlobalAnswerer:
@@ -45,7 +42,10 @@ class GlobalAnswerer:
 
     Args:
         chat_model: The chat model for the map-reduce (``None``: extractive summaries).
-        max_communities: Communities the answer draws on.
+        max_communities: Communities the answer draws on (map calls with a chat model).
+        max_tokens: Most tokens of the reduce reply (``llm.max_tokens``).
+        temperature: Sampling temperature of the reduce call.
+        context_tokens: Prompt budget of each map call and of the reduce call.
 
     Example:
         ```python
@@ -55,25 +55,47 @@ class GlobalAnswerer:
         ```
     """
 
-    def __init__(self, chat_model: ChatModel | None = None, *, max_communities: int = 3) -> None:
-        self._chat = chat_model
+    def __init__(
+        self,
+        chat_model: ChatModel | None = None,
+        *,
+        max_communities: int = 3,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    ) -> None:
         self._max = max(1, max_communities)
+        self._llm: MapReduceAnswerer | None = None
+        if chat_model is not None:
+            from graphrag.answer.llm_answerer import LLMAnswerer
+            from graphrag.answer.map_reduce import MapReduceAnswerer
+
+            reducer = LLMAnswerer(
+                chat_model,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                context_tokens=context_tokens,
+            )
+            self._llm = MapReduceAnswerer(
+                reducer, max_communities=self._max, context_tokens=context_tokens
+            )
 
     async def answer(self, question: str, context: RetrievedContext) -> Answer:
         """Answer from the context's communities only.
 
         Raises:
-            LLMError: With a chat model (the map-reduce is not implemented yet).
+            LLMError: With a chat model, if it fails (after its retries) or the budget is
+                reached.
         """
-        if self._chat is not None:
-            return await self._map_reduce(question, context, self._chat)
+        if self._llm is not None:
+            return await self._llm.answer(question, context)
         return self._extractive(question, context)
 
-    async def _map_reduce(
-        self, question: str, context: RetrievedContext, chat_model: ChatModel
-    ) -> Answer:
-        """The LLM path: map each summary to a partial answer, reduce them to one (hook)."""
-        raise LLMError(LLM_NOT_WIRED)
+    def stream(self, question: str, context: RetrievedContext) -> AnswerStream:
+        """Answer as a stream of text pieces (the reduce call's tokens with a chat model)."""
+        if self._llm is not None:
+            return self._llm.stream(question, context)
+        return AnswerStream.from_answer(self._extractive(question, context), context)
 
     def _extractive(self, question: str, context: RetrievedContext) -> Answer:
         chunks = {c.id: c for c in context.chunks}

@@ -144,3 +144,27 @@ async def test_chat_completions_stream_real_tokens_then_the_sources(
     assert data["choices"][0]["message"]["content"] == text
     assert data["usage"]["completion_tokens"] == len(REPLY.split())
     assert len(inner.calls) == 2
+
+
+async def test_an_unusable_llm_stops_the_api_at_start_up(
+    tmp_path: Path, sample_store: Path, embedder: Any, extractor: Any, analyzer: Any
+) -> None:
+    from api.app import create_app
+    from graphrag.llm import LLMConfigError
+    from graphrag.workspaces import WorkspaceManager
+
+    store = tmp_path / "default.db"
+    shutil.copy(sample_store, store)
+    settings = api_settings(tmp_path, store)
+    wrong = LLMConfigError("the server does not serve model 'gpt-9': set GRAPHRAG_LLM__MODEL")
+    model = ScriptedChatModel([], check_error=wrong)
+    manager = WorkspaceManager(
+        settings, embedder=embedder, extractor=extractor, analyzer=analyzer, chat_model=model
+    )
+    app = create_app(settings, workspaces=manager)
+
+    with pytest.raises(LLMConfigError, match="GRAPHRAG_LLM__MODEL"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert app.state.ready is False
+    assert model.checks == 1

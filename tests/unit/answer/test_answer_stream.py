@@ -155,3 +155,27 @@ def test_query_without_an_llm_prints_as_before(cli: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "(extractive, mode ppr)" in result.output
     assert "usage: " not in result.output
+
+
+def test_query_with_an_unusable_llm_fails_at_start_up_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.cli_common as cli_common
+    from graphrag.llm import LLMConfigError, ScriptedChatModel
+    from pipelines.cli import app
+
+    db = tmp_path / "graph.db"
+    db.write_bytes(b"not empty")
+    wrong = LLMConfigError("the endpoint refused the API key (401): set GRAPHRAG_LLM__API_KEY")
+    model = ScriptedChatModel([REPLY], check_error=wrong)
+
+    async def opener(settings: Any) -> Any:
+        return components(LLMAnswerer(model), model)
+
+    monkeypatch.setattr(cli_common, "open_components", opener)
+    result = CliRunner().invoke(app, ["query", QUESTION, "--db", str(db)])
+
+    assert result.exit_code != 0
+    assert "GRAPHRAG_LLM__API_KEY" in result.output
+    assert "Traceback" not in result.output
+    assert model.calls == []  # nothing was retrieved or asked: the check failed first

@@ -226,6 +226,14 @@ async def test_eval_scores_the_llm_answers_per_mode(tmp_path: Path, hash_embedde
     data = run.to_dict()
     assert data["modes"][0]["answers"]["EM"] == 0.5
     assert data["per_question"]["naive"][0]["prediction"] == "Stanley Hall [1]."
+    from pipelines.report import eval_markdown
+
+    table = eval_markdown(run).splitlines()
+    assert table[4].endswith("| p95 ms | EM | F1 | not supported |")
+    assert table[6].startswith("| naive |")
+    assert table[6].endswith("| 50.0 | 70.0 | 0/2 |")
+    assert table[7].endswith("| 0.0 | 0.0 | 1/2 |")
+    assert inner.checks == 1  # the endpoint was checked once, before indexing
 
 
 async def test_a_budget_stop_ends_the_answers_not_the_evaluation(
@@ -265,3 +273,7 @@ async def test_without_an_llm_there_are_no_answer_scores(
     assert run.scores[0].answers is None
     assert "answers" not in run.to_dict()["modes"][0]
     assert run.details["naive"][0].prediction is None
+    from pipelines.report import eval_markdown
+
+    assert "| p95 ms |" in eval_markdown(run)
+    assert "EM" not in eval_markdown(run)

@@ -191,3 +191,24 @@ def test_meter_from_settings_and_reset() -> None:
     meter.reset()
     assert meter.totals().calls == 0
     assert meter.totals().hit_rate == 0.0
+
+
+async def test_closing_a_stream_early_closes_the_request_and_frees_its_reservation() -> None:
+    from graphrag.config import load_settings
+    from graphrag.llm import ChatMessage, ScriptedChatModel, UsageMeter, make_chat_model
+
+    inner = ScriptedChatModel(["one two three four five six seven eight nine ten"])
+    settings = load_settings(llm={"cache": False, "max_tokens_per_run": 10_000})
+    meter = UsageMeter.from_settings(settings.llm)
+    model = make_chat_model(settings, inner=inner, meter=meter)
+    assert model is not None
+
+    stream = model.stream([ChatMessage.user("count")], max_tokens=64, temperature=0.0)
+    first = [await stream.__anext__(), await stream.__anext__()]
+    assert inner.in_flight == 1
+    await stream.aclose()
+
+    assert first == ["one ", "two "]
+    assert inner.in_flight == 0  # the scripted request was closed, not left to the GC
+    assert meter._ledger.reserved_tokens == 0  # the budget holds nothing for it any more
+    assert meter.totals().calls == 0

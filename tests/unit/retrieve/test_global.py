@@ -377,13 +377,38 @@ async def test_an_empty_context_answers_with_the_notes(store: Any, hash_embedder
     assert answer.notes == [GLOBAL_EXTRACTIVE_NOTE, NOTE_NO_ANALYSIS]
 
 
-async def test_the_llm_map_reduce_is_a_hook_not_implemented_yet(
+async def test_with_a_chat_model_the_answer_is_a_map_reduce_over_the_stored_summaries(
     store: Any, hash_embedder: Any
 ) -> None:
-    context = await service(store, hash_embedder).retrieve(QUESTION, mode="global")
+    from graphrag.llm import ScriptedChatModel
 
-    with pytest.raises(LLMError, match="not implemented yet"):
-        await GlobalAnswerer(chat_model=object()).answer(QUESTION, context)  # type: ignore[arg-type]
+    await hand_made(store, hash_embedder, TEXTS)
+    context = await service(store, hash_embedder).retrieve(TEXTS[0], mode="global")
+    point = '{"points": [{"description": "Pierre Curie was a physicist [1]", "score": 90}]}'
+    chat = ScriptedChatModel([point, '{"points": []}', '{"points": []}', "Physics [1]."])
+
+    answer = await GlobalAnswerer(chat, max_communities=3).answer(TEXTS[0], context)
+
+    assert len(chat.calls) == 4  # three maps, one reduce
+    assert answer.kind is AnswerKind.GENERATED
+    assert answer.text == "Physics [1]."
+    assert [c.chunk_id for c in answer.citations] == [context.chunks[0].id]
+    with pytest.raises(LLMError, match="no reply left"):  # a failing model is an error
+        await GlobalAnswerer(chat).answer(TEXTS[0], context)
+
+
+async def test_without_a_chat_model_the_stream_is_the_extractive_answer(
+    store: Any, hash_embedder: Any
+) -> None:
+    await hand_made(store, hash_embedder, TEXTS)
+    context = await service(store, hash_embedder).retrieve(TEXTS[0], mode="global")
+
+    stream = GlobalAnswerer().stream(TEXTS[0], context)
+    text = "".join([piece async for piece in stream])
+
+    assert text == stream.answer.text
+    assert stream.answer.kind is AnswerKind.EXTRACTIVE
+    assert not stream.live
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -412,8 +437,26 @@ async def test_the_facade_passes_the_global_mode_through(
         assert answer.mode is RetrievalMode.GLOBAL
         assert answer.context is not None
         assert answer.context.communities
+        # the global mode is answered from the communities (routed to GlobalAnswerer)
+        assert answer.kind is AnswerKind.EXTRACTIVE
+        assert answer.notes[0] == GLOBAL_EXTRACTIVE_NOTE
+        assert answer.text.startswith(answer.context.communities[0].title)
+        printed = _printed(answer)
+        assert f"community 1: {answer.context.communities[0].title}" in printed
     finally:
         await rag.close()
+
+
+def _printed(answer: Any) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from pipelines.report import print_answer
+
+    out = StringIO()
+    print_answer(Console(file=out, width=200, color_system=None), answer)
+    return out.getvalue()
 
 
 async def test_eval_lists_global_and_analyses_the_index_first(

@@ -230,8 +230,12 @@ def analyze(
         ),
     ] = 2,
 ) -> None:
-    """Rank entities (PageRank) and detect communities (Louvain) over the stored graph."""
-    from pipelines.analyze_job import run_analysis
+    """Rank entities (PageRank) and detect communities (Louvain) over the stored graph.
+
+    With an LLM configured (and llm.community_reports on), the largest communities get
+    LLM-written reports; a budget stop saves the analysis and exits with code 1.
+    """
+    from pipelines.analyze_job import budget_line, llm_line, run_analysis
 
     with errors():
         settings = opts.settings(existing=True)
@@ -240,14 +244,22 @@ def analyze(
             lambda c: run_analysis(
                 c, resolution=resolution, seed=seed, min_community_size=min_size
             ),
+            llm=settings.llm.community_reports,
         )
     if opts.as_json:
         emit_json(report)
-        return
-    say(
-        f"ranked {report.entities} entities over {report.relations} relations; "
-        f"saved {report.communities} communities in {report.seconds:.1f} s"
-    )
+    else:
+        say(
+            f"ranked {report.entities} entities over {report.relations} relations; "
+            f"saved {report.communities} communities in {report.seconds:.1f} s"
+        )
+        line = llm_line(report)
+        if line is not None:
+            say(line)
+    stopped = budget_line(report)
+    if stopped is not None:
+        stderr.print(stopped, style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(FAILURE)
 
 
 @shared(json_output=False)
@@ -263,6 +275,6 @@ def demo(opts: CommonOptions) -> None:
         settings = opts.settings()
         if opts.db is None and settings.embedded.path == EmbeddedStoreSettings().path:
             settings = settings.model_copy(update={"embedded": EmbeddedStoreSettings(path=DEMO_DB)})
-        result = run_with(settings, lambda c: run_demo(c, stdout))
+        result = run_with(settings, lambda c: run_demo(c, stdout), llm=True)
     if result.errors or not result.summary.ok:
         raise typer.Exit(FAILURE)

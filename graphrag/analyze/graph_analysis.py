@@ -6,9 +6,12 @@ with PageRank and groups them with Louvain (seeded, so a rerun on the same graph
 same communities and ids). Each community gets a title (its three highest-ranked members),
 its supporting chunks (those whose relations connect the most members) and an extractive
 summary (:mod:`graphrag.analyze.summaries`: top members with types, strongest SVO relations,
-the sentences that best connect the members, each cited by chunk id); no LLM is involved.
-With an embedder, each summary is embedded for the ``global`` retrieval mode. The result
-replaces the previous analysis in one :meth:`~graphrag.ports.GraphStore.save_analysis`.
+the sentences that best connect the members, each cited by chunk id). With a
+:class:`~graphrag.analyze.llm_reports.CommunityReporter`, a chat model rewrites the summaries
+of the largest communities as reports (title, summary, findings citing members) that keep the
+key sentences; without one no LLM is involved. With an embedder, each summary is embedded
+for the ``global`` retrieval mode. The result replaces the previous analysis in one
+:meth:`~graphrag.ports.GraphStore.save_analysis`.
 
 The analysis is a full recompute: after documents are added, changed or deleted the stored
 ranks and communities are stale until it runs again
@@ -22,10 +25,12 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from graphrag.analyze.llm_reports import CommunityReporter
 from graphrag.analyze.summaries import (
     MATCH_MEMBERS,
     SUMMARY_ENTITIES,
@@ -77,7 +82,17 @@ class AnalysisReport:
         seconds: Wall time, reading and saving included.
         embedded: Communities saved with a summary embedding (0 without an embedder).
         timings: Seconds per stage: ``read`` (relations), ``cluster`` (PageRank, Louvain,
-            supporting chunks), ``summarize`` (names, chunks, sentences), ``embed``, ``save``.
+            supporting chunks), ``summarize`` (names, chunks, sentences), ``reports`` (with
+            a reporter), ``embed``, ``save``.
+        llm_model: The chat model that wrote reports (``None``: extractive summaries only).
+        llm_reports: Communities whose summary is an LLM report.
+        llm_malformed: Communities whose reply stayed malformed (extractive summary kept).
+        llm_unknown_refs: Entity ids the replies cited that their prompt did not list.
+        llm_not_asked: Communities not asked because the budget stopped the reports.
+        llm_stopped: The budget error's message when the budget stopped the reports.
+        llm_calls: Calls made (replies from the cache not counted).
+        llm_cached_calls: Replies served by the reply cache (free).
+        llm_tokens: Prompt and completion tokens of the calls made.
     """
 
     entities: int
@@ -86,6 +101,15 @@ class AnalysisReport:
     seconds: float
     embedded: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    llm_model: str | None = None
+    llm_reports: int = 0
+    llm_malformed: int = 0
+    llm_unknown_refs: int = 0
+    llm_not_asked: int = 0
+    llm_stopped: str | None = None
+    llm_calls: int = 0
+    llm_cached_calls: int = 0
+    llm_tokens: int = 0
 
 
 @dataclass
@@ -290,8 +314,9 @@ async def _summaries(
     clusters: Clusters,
     embedder: Embedder | None,
     timings: dict[str, float],
+    reporter: CommunityReporter | None = None,
 ) -> list[Community]:
-    """Name, summarise and (with an embedder) embed the communities, a batch at a time."""
+    """Name, summarise, report (with a reporter) and embed the communities, in batches."""
     communities: list[Community] = []
     for start in range(0, len(clusters.groups), SUMMARY_BATCH):
         stop = min(start + SUMMARY_BATCH, len(clusters.groups))
@@ -302,6 +327,11 @@ async def _summaries(
             make_communities, clusters, entities, chunks, start=start, stop=stop
         )
         timings["summarize"] = timings.get("summarize", 0.0) + time.perf_counter() - began
+        if reporter is not None and batch:
+            began = time.perf_counter()
+            relations = clusters.key_relations[start:stop]
+            batch, texts = await reporter.rewrite(batch, texts, relations, entities)
+            timings["reports"] = timings.get("reports", 0.0) + time.perf_counter() - began
         if embedder is not None and batch:
             began = time.perf_counter()
             vectors = await embedder.embed(texts, kind="passage")
@@ -321,6 +351,7 @@ async def analyze_graph(
     resolution: float = 1.0,
     seed: int = 42,
     min_community_size: int = 2,
+    reporter: CommunityReporter | None = None,
 ) -> AnalysisReport:
     """Rank entities, find and summarise communities and save them (replacing older ones).
 
@@ -340,14 +371,19 @@ async def analyze_graph(
         resolution: Louvain resolution (above 1: more, smaller communities).
         seed: Louvain's random seed; the same graph and seed give the same communities.
         min_community_size: Communities with fewer members are not saved.
+        reporter: Has a chat model write the reports of the largest communities (the
+            others, and those whose reply stays malformed or that a budget stop leaves
+            unasked, keep their extractive summary); ``None``: extractive summaries only.
 
     Returns:
-        Counts, wall time and seconds per stage.
+        Counts, wall time, seconds per stage and (with a reporter) the reports' figures.
 
     Raises:
         ConfigError: If ``resolution`` is not positive or ``min_community_size`` below 1.
         StoreError: If the store cannot be read or written.
         EmbeddingError: If the embedder fails (nothing is saved).
+        LLMError: If the chat model cannot be used (wrong key, endpoint down; nothing is
+            saved). A budget stop is not raised: the analysis is saved and reports it.
     """
     _check(resolution, min_community_size)
     started = time.perf_counter()
@@ -363,7 +399,7 @@ async def analyze_graph(
         min_community_size=min_community_size,
     )
     timings["cluster"] = time.perf_counter() - began
-    communities = await _summaries(store, clusters, embedder, timings)
+    communities = await _summaries(store, clusters, embedder, timings, reporter)
     began = time.perf_counter()
     await store.save_analysis(clusters.ranks, communities)
     timings["save"] = time.perf_counter() - began
@@ -374,9 +410,30 @@ async def analyze_graph(
         seconds=time.perf_counter() - started,
         embedded=sum(c.embedding is not None for c in communities),
         timings={k: round(v, 3) for k, v in timings.items()},
+        **_llm_fields(reporter),
     )
     logger.info(
         "analysed %d entities and %d relations: %d communities (%d embedded) in %.1f s",
         report.entities, report.relations, report.communities, report.embedded, report.seconds,
     )  # fmt: skip
     return report
+
+
+def _llm_fields(reporter: CommunityReporter | None) -> dict[str, Any]:
+    """The report's ``llm_*`` fields from the reporter's figures (none without one)."""
+    if reporter is None:
+        return {}
+    stats = reporter.stats
+    if stats.stopped is not None:
+        logger.warning("community reports stopped by the LLM budget: %s", stats.stopped)
+    return {
+        "llm_model": stats.model,
+        "llm_reports": stats.written,
+        "llm_malformed": stats.malformed,
+        "llm_unknown_refs": stats.unknown_refs,
+        "llm_not_asked": stats.not_asked,
+        "llm_stopped": stats.stopped,
+        "llm_calls": stats.calls,
+        "llm_cached_calls": stats.cached_calls,
+        "llm_tokens": stats.tokens,
+    }

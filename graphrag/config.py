@@ -276,8 +276,8 @@ class EmbeddingSettings(_Section):
     cache_size: int = Field(default=1024, ge=0, description="Query embeddings kept in memory.")
     precision: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
-        description="auto = bfloat16 autocast when the CPU has native bf16 (AVX512-BF16/AMX), "
-        "else float32.",
+        description="auto = bfloat16 autocast for passages when the CPU has native bf16 "
+        "(AVX512-BF16/AMX), else float32; questions and entity names always float32.",
     )
 
 

@@ -163,13 +163,7 @@ class SentenceTransformerEmbedder:
         try:
             import torch
 
-            # names decide merges by a cosine threshold: float32 keeps their vectors the same
-            # whatever the batch (bfloat16 varies by about 1e-3 with the batch's padding)
-            precision = (
-                contextlib.nullcontext()
-                if kind == "name"
-                else _autocast(torch, self._settings.precision)
-            )
+            precision = _precision(torch, kind, self._settings.precision)
             with self._run_lock, torch.inference_mode(), precision:
                 parts = [
                     model.encode(
@@ -259,6 +253,20 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return False
+
+
+def _precision(torch: Any, kind: EmbedKind, setting: str) -> contextlib.AbstractContextManager[Any]:
+    """The precision context of one embedding call.
+
+    Names are always embedded in float32: they decide merges by a cosine threshold, and
+    float32 keeps their vectors the same whatever the batch (bfloat16 varies by about 1e-3
+    with the batch's padding). Questions are embedded in float32 on ``auto``: one short text
+    gains nothing from bfloat16 and pays for the casts (p50 29 -> 20 ms per musique_train
+    question on the 2-core AVX512-BF16 machine, ``benchmarks/global_search.py``).
+    """
+    if kind == "name" or (kind == "query" and setting == "auto"):
+        return contextlib.nullcontext()
+    return _autocast(torch, setting)
 
 
 def _autocast(torch: Any, precision: str) -> contextlib.AbstractContextManager[Any]:

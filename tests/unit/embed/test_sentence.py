@@ -141,3 +141,25 @@ def test_dim_is_read_without_loading_the_model() -> None:
     fresh = SentenceTransformerEmbedder(EmbeddingSettings())
     assert fresh.dim == 384
     assert fresh._model is None  # stats/delete/export do not pay for loading MiniLM
+
+
+def test_on_auto_questions_and_names_are_float32_and_passages_follow_the_cpu(
+    embedder: Any,
+) -> None:
+    from graphrag.config import EmbeddingSettings
+    from graphrag.embed.sentence import SentenceTransformerEmbedder, cpu_has_bf16
+
+    text = ["Which institute did the founder of the company that built the bridge attend?"]
+    fp32 = SentenceTransformerEmbedder(EmbeddingSettings(precision="float32"))
+    auto = SentenceTransformerEmbedder(EmbeddingSettings(precision="auto"))
+    bf16 = SentenceTransformerEmbedder(EmbeddingSettings(precision="bfloat16"))
+    fp32._model = auto._model = bf16._model = embedder._load()
+
+    reference = fp32.embed_sync(text, kind="query")
+    assert (auto.embed_sync(text, kind="query") == reference).all()
+    assert (auto.embed_sync(text, kind="name") == reference).all()
+    passage = auto.embed_sync(text, kind="passage")
+    assert bool((passage == reference).all()) is (not cpu_has_bf16())
+    forced = bf16.embed_sync(text, kind="query")  # an explicit bfloat16 applies to questions
+    assert not bool((forced == reference).all())
+    assert float((forced * reference).sum()) > 0.999

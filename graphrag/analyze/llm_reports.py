@@ -69,6 +69,19 @@ _REF_GROUP = re.compile(r"\s*\[\s*(E\d+(?:\s*[,;]\s*E\d+)*)\s*\]", re.IGNORECASE
 _BARE_REF = re.compile(r"\bE\d+\b")
 _CHUNK_REF = re.compile(r"\s*\[c_[0-9A-Za-z_\-]*\]")
 _QUOTES = str.maketrans({"“": '"', "”": '"'})
+_WORD = re.compile(r"\w")
+_PLACEHOLDERS = frozenset(
+    {
+        "a short name for this group (at most 8 words)",
+        "a short name for this group",
+        "two or three sentences about what connects the group",
+        "one sentence",
+        "one or two sentences",
+        "the ids of the entities it is about",
+    }
+)
+"""Texts of the instructions a small model copies back instead of writing a report (with
+"..." of the example, they make a value empty, hence a copied form a malformed reply)."""
 
 
 @dataclass
@@ -194,6 +207,8 @@ class _Refs:
         text = _REF_GROUP.sub(group, str(value))
         text = _BARE_REF.sub(lambda m: self.names.get(m.group(0), m.group(0)), text)
         text = " ".join(_CHUNK_REF.sub("", text).translate(_QUOTES).split())
+        if not _WORD.search(text) or text.casefold() in _PLACEHOLDERS:
+            return "", cited  # "..." or a phrase of the instructions: the form copied back
         return _cut(text, limit), cited
 
 

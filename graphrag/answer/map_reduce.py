@@ -4,7 +4,8 @@
 supporting chunks):
 
 1. **Map**: one call per community (the first ``max_communities``, concurrently; the chat
-   stack bounds how many run at once), asking for the points of its report that help answer
+   stack bounds how many run at once; JSON mode, which servers such as llama.cpp enforce
+   with a grammar), asking for the points of its report that help answer
    the question, each scored 0-100 (:mod:`graphrag.answer.global_prompts`). A reply that is
    not JSON of that shape (after the stack's retries) is skipped and reported in the notes;
    a reply with no point, or only points scored 0, says the community does not help.
@@ -181,7 +182,7 @@ class MapReduceAnswerer:
         messages = map_prompt(question, community, sources, budget=self._budget)
         with usage_tag(f"global-map:{community.id}"):
             result = await self._answerer.chat_model.complete(
-                messages, max_tokens=self._map_tokens, temperature=0.0
+                messages, max_tokens=self._map_tokens, temperature=0.0, json_mode=True
             )
         try:
             return result, parse_points(result.text, community.title, list(sources))

@@ -277,6 +277,28 @@ def test_parse_report_neutralises_quotes_and_chunk_ids() -> None:
         parse_report("[1, 2]", refs)
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # what Gemma-3-270M wrote against llama.cpp: the example form with its "..." values
+        '{"title": "...", "summary": "...", "findings": [{"summary": "...", '
+        '"explanation": "...", "entities": ["E1"]}]}',
+        '{"title": "a short name for this group", "summary": "two or three sentences about '
+        'what connects the group", "findings": [{"summary": "one sentence"}]}',
+        '{"summary": "\u2026", "findings": ["--", " . "]}',
+    ],
+)
+def test_a_copied_answer_form_is_malformed(reply: str) -> None:
+    with pytest.raises(MalformedReplyError, match="neither a summary nor a finding"):
+        parse_report(reply, {"E1": "Marie Curie"})
+
+
+def test_a_placeholder_title_keeps_the_extractive_one() -> None:
+    parsed = parse_report('{"title": "...", "summary": "Curies in Paris."}', {})
+    assert parsed.title == ""
+    assert parsed.summary == "Curies in Paris."
+
+
 @session
 async def test_max_community_reports_asks_only_for_the_largest(
     graph_store: Any, hash_embedder: Any, tmp_path: Path

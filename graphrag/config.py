@@ -78,7 +78,11 @@ class ArangoSettings(_Section):
         default=None, description="Comma-separated coordinator URLs, e.g. http://127.0.0.1:8529."
     )
     database: str = Field(default="graphrag", description="Database name.")
-    username: str = Field(default="root", description="User for ingestion and queries.")
+    username: str = Field(
+        default="kg_writer",
+        description="User for ingestion and queries: the least-privilege writer of "
+        "deploy/arango-init/create-users.js (never root).",
+    )
     password: SecretStr = Field(
         default=SecretStr(""),
         description="Password of `username` (a secret: prefer the environment).",
@@ -100,6 +104,13 @@ class ArangoSettings(_Section):
         description="Seconds a writer waits for the writer lease another process holds.",
     )
     n_probe: int = Field(default=16, ge=1, description="IVF cells searched per vector query.")
+    vector_build_timeout: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds one vector index may take to build and train (finalize_load), "
+        "independent of request_timeout; when they pass, the new index is dropped and the "
+        "previous one kept.",
+    )
     approximate_name_links: bool = Field(
         default=False,
         description="Find similar entity names through the vector index (faster on very "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,19 +34,25 @@ import typer
 from graphrag.config import load_settings
 from graphrag.errors import ConfigError, GraphRAGError
 
-ANALYST_DIR = Path(__file__).resolve().parents[1] / "aql" / "analyst"
 NAME_PREFIX = "KG: "
 
 _PARAMS = re.compile(r"^//\s*@params:\s*(.*)$", re.MULTILINE)
 _PARAM = re.compile(r"^//\s*@param\s+(\w+)\s+\(default\s+(.+?)\):\s*(.*)$", re.MULTILINE)
 
 
-def query_name(path: Path) -> str:
+def analyst_folder() -> Traversable:
+    """The analyst queries: ``aql/analyst`` of the installed package, else of the checkout."""
+    from graphrag.stores.arango.queries import aql_folder
+
+    return aql_folder().joinpath("analyst")
+
+
+def query_name(path: Traversable) -> str:
     """Return the saved-query name of a file (``top_entities`` -> ``KG: top entities``)."""
-    return NAME_PREFIX + path.stem.replace("_", " ")
+    return NAME_PREFIX + path.name.removesuffix(".aql").replace("_", " ")
 
 
-def parse_query(path: Path) -> dict[str, Any]:
+def parse_query(path: Traversable) -> dict[str, Any]:
     """Return the saved query of one ``.aql`` file.
 
     Raises:
@@ -73,20 +80,25 @@ def parse_query(path: Path) -> dict[str, Any]:
     }
 
 
-def load_analyst_queries(folder: Path = ANALYST_DIR) -> list[dict[str, Any]]:
+def load_analyst_queries(folder: Traversable | None = None) -> list[dict[str, Any]]:
     """Return the saved queries of every ``*.aql`` in ``folder``, sorted by file name.
+
+    Args:
+        folder: The folder (default :func:`analyst_folder`).
 
     Raises:
         ConfigError: If the folder holds no query or a header is incomplete.
     """
-    files = sorted(folder.glob("*.aql")) if folder.is_dir() else []
+    folder = analyst_folder() if folder is None else folder
+    found = folder.iterdir() if folder.is_dir() else iter(())
+    files = sorted((f for f in found if f.name.endswith(".aql")), key=lambda f: f.name)
     if not files:
-        msg = f"no analyst queries in {folder}; run from a source checkout"
+        msg = f"no analyst queries in {folder}; reinstall the package (its aql files are missing)"
         raise ConfigError(msg)
     return [parse_query(f) for f in files]
 
 
-def export_queries(path: Path, folder: Path = ANALYST_DIR) -> int:
+def export_queries(path: Path, folder: Traversable | None = None) -> int:
     """Write the saved queries as a JSON file for the web UI's Import button.
 
     Returns:
@@ -106,7 +118,7 @@ def export_queries(path: Path, folder: Path = ANALYST_DIR) -> int:
 
 
 async def install_queries(
-    username: str, *, config_file: Path | None = None, folder: Path = ANALYST_DIR
+    username: str, *, config_file: Path | None = None, folder: Traversable | None = None
 ) -> int:
     """Store the saved queries in ``username``'s web-UI profile (``extra.queries``).
 

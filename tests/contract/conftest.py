@@ -17,8 +17,10 @@ import pytest
 StoreFactory = Callable[[], Awaitable[Any]]
 
 ARANGO_SKIP = (
-    "ArangoDB contract tests skipped: set GRAPHRAG_ARANGO__URL and "
-    "GRAPHRAG_ARANGO__PASSWORD to run them against a real server"
+    "ArangoDB contract tests skipped: they need an ArangoDB 3.12 server (GRAPHRAG_ARANGO__URL, "
+    "GRAPHRAG_ARANGO__PASSWORD = the root password); checklist in docs/arango.md, section "
+    '"Verified against a server": docker compose up -d arangodb, then '
+    "pytest -rs -m arango tests/integration and pytest -rs -k arango tests/contract"
 )
 
 

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from graphrag.config import ArangoSettings
 from graphrag.errors import SchemaError, StoreAuthError
 from graphrag.stores.arango import ArangoGraphStore
+from graphrag.stores.arango.testing import SKIP_REASON
 from tests.sample_graphs import DIM, sample_graphs
 
 SECRET = "s3cret-Pa55word"
@@ -25,8 +26,7 @@ pytestmark = [
     pytest.mark.arango,
     pytest.mark.skipif(
         not URL,
-        reason="needs ArangoDB 3.12: set GRAPHRAG_ARANGO__URL and GRAPHRAG_ARANGO__PASSWORD "
-        "(root), e.g. after `docker compose up -d arangodb`",
+        reason=SKIP_REASON,
     ),
 ]
 
@@ -46,7 +46,9 @@ async def test_wrong_password_is_an_auth_error_naming_user_and_variable() -> Non
 async def test_missing_database_is_a_schema_error_asking_for_graphrag_schema() -> None:
     assert URL is not None
     name = f"graphrag_missing_{uuid.uuid4().hex}"
-    settings = ArangoSettings(url=URL, database=name, password=SecretStr(ROOT_PASSWORD))
+    settings = ArangoSettings(
+        url=URL, database=name, username="root", password=SecretStr(ROOT_PASSWORD)
+    )
     store = ArangoGraphStore.from_settings(settings)
     with pytest.raises(SchemaError, match=r"graphrag schema --store arango"):
         await store.stats()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from graphrag.operations.migrate import migrate
+from graphrag.stores.arango.testing import SKIP_REASON
 from tests.sample_graphs import DIM, MODEL, open_embedded, sample_graphs, snapshot
 
 URL = os.environ.get("GRAPHRAG_ARANGO__URL")
@@ -20,7 +21,7 @@ pytestmark = [
     pytest.mark.arango,
     pytest.mark.skipif(
         not URL,
-        reason="needs ArangoDB 3.12: set GRAPHRAG_ARANGO__URL and GRAPHRAG_ARANGO__PASSWORD (root)",
+        reason=SKIP_REASON,
     ),
 ]
 

@@ -17,6 +17,7 @@ import pytest
 from graphrag.errors import NotFoundError, SchemaError
 from graphrag.models import CandidateRequest, Document, DocumentStatus, Hit
 from graphrag.stores.arango import ArangoGraphStore
+from graphrag.stores.arango.testing import SKIP_REASON
 from graphrag.stores.embedded import EmbeddedGraphStore
 from tests.sample_graphs import (
     DIM,
@@ -34,8 +35,7 @@ pytestmark = [
     pytest.mark.arango,
     pytest.mark.skipif(
         not URL,
-        reason="needs ArangoDB 3.12: set GRAPHRAG_ARANGO__URL and GRAPHRAG_ARANGO__PASSWORD "
-        "(root), e.g. after `docker compose up -d arangodb`",
+        reason=SKIP_REASON,
     ),
 ]
 

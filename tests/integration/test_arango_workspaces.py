@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from graphrag.config import ArangoSettings, load_settings
 from graphrag.errors import InvalidArgumentError, NotFoundError
 from graphrag.records import Job
+from graphrag.stores.arango.testing import SKIP_REASON
 from graphrag.stores.arango.users import drop_database
 from graphrag.workspaces import WorkspaceManager
 
@@ -27,8 +28,7 @@ pytestmark = [
     pytest.mark.arango,
     pytest.mark.skipif(
         not URL,
-        reason="needs ArangoDB 3.12: set GRAPHRAG_ARANGO__URL and GRAPHRAG_ARANGO__PASSWORD "
-        "(root), e.g. after `docker compose up -d arangodb`",
+        reason=SKIP_REASON,
     ),
 ]
 
@@ -46,7 +46,7 @@ async def manager(hash_embedder: Any, extractor: Any) -> AsyncIterator[Workspace
         yield manager
     finally:
         await manager.close()
-        admin = ArangoSettings(url=URL, password=SecretStr(ROOT_PASSWORD))
+        admin = ArangoSettings(url=URL, username="root", password=SecretStr(ROOT_PASSWORD))
         for name in (base, f"{base}_team-a", f"{base}_team-b"):
             await drop_database(admin, name)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from arango.database import Database, StandardDatabase, TransactionDatabase
@@ -46,6 +46,7 @@ from graphrag.stores.arango.mapping import (
 )
 from graphrag.stores.arango.names import ANALYSIS_KEY, COMMUNITIES, ENTITIES, MEMBER_OF, META
 from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.writes import in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -208,20 +209,6 @@ def community_payload(communities: Sequence[Community], dim: int) -> tuple[list[
 # --------------------------------------------------------------------------- transaction
 
 
-def _in_transaction(db: StandardDatabase, work: Callable[[TransactionDatabase], Doc]) -> Doc:
-    txn = db.begin_transaction(write=list(ANALYSIS_COLLECTIONS))
-    try:
-        result: Doc = work(txn)
-        txn.commit_transaction()
-    except BaseException:
-        try:
-            txn.abort_transaction()
-        except Exception as exc:  # the server may have aborted it already
-            logger.debug("aborting stream transaction %s failed: %s", txn.transaction_id, exc)
-        raise
-    return result
-
-
 def write_analysis(
     db: StandardDatabase,
     queries: Queries,
@@ -263,7 +250,7 @@ def write_analysis(
         query_save_analysis_state(queries, txn, state)
         return {"cleared": cleared, "ranked": ranked, "communities": inserted, "members": linked}
 
-    return _in_transaction(db, work)
+    return in_transaction(db, work, write=ANALYSIS_COLLECTIONS, what="saving the graph analysis")
 
 
 # --------------------------------------------------------------------------- store methods
@@ -298,6 +285,7 @@ class ArangoAnalysis:
         counts = await self._conn.run(
             "saving the graph analysis",
             lambda db: write_analysis(db, self._queries, items, payload, batch_size),
+            admin=True,  # meta and communities are read-only for the least-privilege writer
         )
         logger.debug("saved the graph analysis: %s", counts)
 

@@ -56,6 +56,20 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 """Failures that mean the server could not be reached (retried for idempotent reads)."""
 
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses an idempotent call is retried on (the list python-arango gives urllib3)."""
+
+_STATUS_HINTS = {
+    429: "the server is overloaded; retry later or run fewer concurrent clients",
+    500: "the server failed internally; see the ArangoDB log",
+    502: "a proxy in front of ArangoDB could not reach it; check that ArangoDB runs",
+    503: (
+        "it is not ready (starting, shutting down or in maintenance mode); wait until it is "
+        "healthy (`docker compose ps`) and retry"
+    ),
+    504: "a proxy in front of ArangoDB timed out waiting for it; check the server's load",
+}
+
 
 @dataclass(frozen=True)
 class ErrorContext:
@@ -67,7 +81,12 @@ class ErrorContext:
         username: The user the request ran as.
         password_env: The variable holding that user's password.
         operation: What was being done (``"vector search on chunks"``...).
-        reason: The last transport error seen, when python-arango dropped it.
+        reason: The failure of the last request (transport error or HTTP status), when
+            python-arango dropped it.
+        status: The HTTP status of the last response, if there was one.
+        request: The last request, ``"GET http://host:8529/_db/kg/_api/version"`` (no
+            credentials, no query string).
+        attempts: How many times the operation was tried.
     """
 
     url: str
@@ -76,6 +95,9 @@ class ErrorContext:
     password_env: str
     operation: str
     reason: str | None = None
+    status: int | None = None
+    request: str | None = None
+    attempts: int = 1
 
 
 def connection_reason(exc: BaseException, recorded: str | None = None) -> str:
@@ -141,6 +163,18 @@ def _schema_error(exc: ArangoServerError, ctx: ErrorContext) -> SchemaError:
     return SchemaError(msg)
 
 
+def status_message(status: int, ctx: ErrorContext, detail: str | None = None) -> str:
+    """Return the message of a transient HTTP status (:data:`RETRY_STATUSES`)."""
+    said = f" ({detail})" if detail else ""
+    target = f" to {ctx.request}" if ctx.request else ""
+    tries = f" after {ctx.attempts} tries" if ctx.attempts > 1 else ""
+    hint = _STATUS_HINTS.get(status, "retry later")
+    return (
+        f"ArangoDB at {ctx.url} answered HTTP {status}{said}{target} during {ctx.operation}"
+        f"{tries}; {hint}"
+    )
+
+
 def _server_error(exc: ArangoServerError, ctx: ErrorContext) -> StoreError:
     code = exc.error_code
     if exc.http_code in (401, 403) or code == ERR_FORBIDDEN:
@@ -153,15 +187,18 @@ def _server_error(exc: ArangoServerError, ctx: ErrorContext) -> StoreError:
             f"{ctx.operation}; lower GRAPHRAG_ARANGO__BATCH_SIZE or GRAPHRAG_CHUNKING__MAX_TOKENS"
         )
         return StoreQueryError(msg)
-    if exc.http_code == 503:
-        msg = (
-            f"ArangoDB at {ctx.url} is not ready (HTTP 503: {_server_message(exc)}); wait until "
-            "it is healthy (`docker compose ps`) and retry"
-        )
-        return StoreUnavailableError(msg)
+    if exc.http_code in RETRY_STATUSES and exc.http_code != 500:
+        # a proxy's HTML page has no ArangoDB error message: name the status text then
+        detail = exc.error_message or exc.response.status_text
+        return StoreUnavailableError(status_message(exc.http_code, ctx, detail))
+    tries = f" after {ctx.attempts} tries" if ctx.attempts > 1 else ""
+    hint = ""
+    if exc.http_code == 500:
+        tries = f" ({ctx.request}){tries}" if ctx.request else tries
+        hint = f"; {_STATUS_HINTS[500]}"
     msg = (
         f"ArangoDB error {code} (HTTP {exc.http_code}) during {ctx.operation} in database "
-        f"{ctx.database!r} at {ctx.url}: {_server_message(exc)}"
+        f"{ctx.database!r} at {ctx.url}{tries}: {_server_message(exc)}{hint}"
     )
     return StoreQueryError(msg)
 
@@ -175,13 +212,17 @@ def translate_error(exc: BaseException, ctx: ErrorContext) -> GraphRAGError:
 
     Returns:
         ``exc`` itself if it is already a library error; otherwise
-        :class:`StoreUnavailableError` (unreachable, timeout, TLS, HTTP 503),
+        :class:`StoreUnavailableError` (unreachable, timeout, TLS, HTTP 429/502/503/504),
         :class:`StoreAuthError` (HTTP 401/403), :class:`SchemaError` (database, collection,
         view or graph missing) or :class:`StoreQueryError` (anything else, with the ArangoDB
         error number and message).
     """
     if isinstance(exc, GraphRAGError):
         return exc
+    status = ctx.status
+    if isinstance(exc, CONNECTION_ERRORS) and status is not None and status in RETRY_STATUSES:
+        # python-arango turns a 503 whose body is ArangoDB error 503 into a connection error
+        return StoreUnavailableError(status_message(status, ctx, ctx.reason))
     if isinstance(exc, CONNECTION_ERRORS) or (
         isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
     ):

@@ -4,7 +4,7 @@ The layout follows docs/arango.md: vertex collections ``documents``, ``chunks``,
 ``entities``, ``communities``; edge collections ``relations`` (entity -> entity), ``mentions``
 (chunk -> entity), ``part_of`` (chunk -> document), ``member_of`` (entity -> community); plain
 collections ``merges`` (the merge log) and ``meta`` (one ``schema`` document); one named graph
-and one ``search-alias`` view over an inverted index on ``chunks.text``.
+and one ``search-alias`` view over an inverted index on ``chunks.text`` (BM25 top-k optimised).
 
 The resolution state (see :mod:`graphrag.resolution`) lives in plain collections outside the
 named graph: ``surfaces`` (how often each chunk mentions each key in each surface form),
@@ -25,8 +25,9 @@ SCHEMA_VERSION: Final = 3
 Version 2 added the resolution state (chunk ``extraction``, document ``derived``, and the
 resolution collections). Version 3 added ``jobs`` and ``api_keys`` with their indexes."""
 
-MIN_SERVER_VERSION: Final = (3, 12, 4)
-"""Oldest ArangoDB accepted (vector indexes arrived in 3.12.4)."""
+MIN_SERVER_VERSION: Final = (3, 12, 6)
+"""Oldest ArangoDB accepted: the vector indexes are ``sparse`` (documents without an
+embedding are left out), which arrived in 3.12.6 (vector indexes themselves in 3.12.4)."""
 
 DOCUMENTS: Final = "documents"
 CHUNKS: Final = "chunks"
@@ -79,9 +80,21 @@ WRITE_COLLECTIONS: Final = (
 the lease holder's transactions extend the lease, see ``fence_writer_lock.aql``)."""
 
 CHUNKS_VIEW: Final = "chunks_view"
-CHUNKS_TEXT_INDEX: Final = "inv_chunks_text"
+CHUNKS_TEXT_INDEX: Final = "inv_chunks_text_topk"
+"""The inverted index on ``chunks.text`` behind ``chunks_view`` (with ``optimizeTopK``)."""
+
+LEGACY_CHUNKS_TEXT_INDEX: Final = "inv_chunks_text"
+"""The inverted index of older versions (no ``optimizeTopK``): ``ensure_schema`` swaps the
+view over to :data:`CHUNKS_TEXT_INDEX`, then drops it."""
+
 TEXT_ANALYZER: Final = "text_en"
 META_KEY: Final = "schema"
+
+DEFAULT_VECTOR_BUILD_TIMEOUT: Final = 3600.0
+"""Seconds one vector index may take to build and train before the rebuild gives up on it
+(the new index is dropped, the previous one kept); ``build_vector_indexes(build_timeout=)``.
+Independent of the HTTP request timeout: the index is created in the background and its
+``trainingState`` polled."""
 
 ANALYSIS_KEY: Final = "analysis"
 """Key of the ``meta`` document recording the last graph analysis."""
@@ -96,12 +109,19 @@ index is trained once on the vectors present (a stale index would serve the next
 
 EXACT_VECTOR_TARGETS: Final = (COMMUNITIES,)
 """Collections with embeddings that are always scanned exactly (a vector index that an older
-version built on them is dropped by ``build_vector_indexes``)."""
+version built on them is dropped by ``ensure_schema`` and ``build_vector_indexes``)."""
 
 
-def vector_index_name(collection: str) -> str:
-    """Return the name of the vector index on ``collection.embedding``."""
-    return f"vec_{collection}_embedding"
+def vector_index_name(collection: str, stamp: str | None = None) -> str:
+    """Return the name of a vector index on ``collection.embedding``.
+
+    Args:
+        collection: The collection.
+        stamp: When the index was built (``20260102T030405``); ``None`` gives the name that
+            versions before the build-then-swap rebuild used (``vec_<collection>_embedding``).
+    """
+    base = f"vec_{collection}_embedding"
+    return base if stamp is None else f"{base}_{stamp}"
 
 
 def vertex_id(collection: str, key: str) -> str:

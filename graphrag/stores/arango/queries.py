@@ -6,12 +6,19 @@ builds AQL text. The methods run on any python-arango database handle, including
 :mod:`graphrag.stores.arango.mapping` turns them into models. Queries used inside stream
 transactions return one row: python-arango fetches further cursor batches without the
 transaction header.
+
+Where the files come from (:func:`aql_folder`): ``aql/`` at the repository root is the one
+place they live. A wheel carries them as package data at ``graphrag/_aql/`` (pyproject.toml
+maps the build's ``graphrag._aql`` package to ``aql/``), read with :mod:`importlib.resources`;
+a source checkout or an editable install reads ``aql/`` itself.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,9 +30,23 @@ from graphrag.errors import ConfigError
 Doc = dict[str, Any]
 
 AQL_DIR = Path(__file__).resolve().parents[3] / "aql"
-"""``aql/`` at the root of the source tree."""
+"""``aql/`` at the root of the source tree (a checkout or an editable install)."""
+
+PACKAGED_AQL = "_aql"
+"""Folder of the AQL files inside the installed ``graphrag`` package (wheels only)."""
 
 CURSOR_BATCH = 1000
+
+
+def aql_folder() -> Traversable:
+    """Return the folder of the AQL files: the wheel's package data, else the checkout's ``aql/``.
+
+    An installed wheel has ``graphrag/_aql/`` (built from ``aql/``); a source checkout or an
+    editable install has no such folder and reads :data:`AQL_DIR`. The analyst queries are in
+    the ``analyst`` subfolder of either.
+    """
+    packaged = resources.files("graphrag").joinpath(PACKAGED_AQL)
+    return packaged if packaged.is_dir() else AQL_DIR
 
 
 def _exact_target(target: str) -> str:
@@ -37,23 +58,42 @@ class Queries:
     """The AQL files of one folder, read on first use, with one method per query.
 
     Args:
-        folder: The folder holding ``*.aql`` (default :data:`AQL_DIR`).
+        folder: The folder holding ``*.aql`` (default :func:`aql_folder`): a path or any
+            :class:`~importlib.resources.abc.Traversable`.
     """
 
-    def __init__(self, folder: Path | None = None) -> None:
-        self.folder = folder or AQL_DIR
+    def __init__(self, folder: Traversable | None = None) -> None:
+        self.folder: Traversable = folder if folder is not None else aql_folder()
         self._texts: dict[str, str] | None = None
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, str]:
-        files = sorted(self.folder.glob("*.aql")) if self.folder.is_dir() else []
+        found = self.folder.iterdir() if self.folder.is_dir() else iter(())
+        files = sorted((f for f in found if f.name.endswith(".aql") and f.is_file()),
+                       key=lambda f: f.name)  # fmt: skip
         if not files:
             msg = (
-                f"no AQL query files in {self.folder}; run from a source checkout or an "
-                "editable install (pip install -e .) so that aql/ is next to graphrag/"
+                f"no AQL query files in {self.folder}; install the package from its wheel "
+                "(the files are in graphrag/_aql/), or run from a source checkout or an "
+                "editable install (pip install -e .) that has aql/ next to graphrag/"
             )
             raise ConfigError(msg)
-        return {f.stem: f.read_text(encoding="utf-8") for f in files}
+        return {f.name.removesuffix(".aql"): f.read_text(encoding="utf-8") for f in files}
+
+    def _all(self) -> dict[str, str]:
+        if self._texts is None:
+            with self._lock:
+                if self._texts is None:
+                    self._texts = self._load()
+        return self._texts
+
+    def names(self) -> list[str]:
+        """Return the names of the query files (``aql/<name>.aql``), sorted.
+
+        Raises:
+            ConfigError: If the folder holds no query file.
+        """
+        return sorted(self._all())
 
     def text(self, name: str) -> str:
         """Return the text of ``aql/<name>.aql`` (all files are read once, on first use).
@@ -61,12 +101,9 @@ class Queries:
         Raises:
             ConfigError: If the folder or the file is missing.
         """
-        if self._texts is None:
-            with self._lock:
-                if self._texts is None:
-                    self._texts = self._load()
+        texts = self._all()
         try:
-            return self._texts[name]
+            return texts[name]
         except KeyError:
             msg = f"AQL file {name}.aql is missing in {self.folder}; restore it from the repository"
             raise ConfigError(msg) from None
@@ -212,9 +249,9 @@ class Queries:
         name = f"search_{_exact_target(target)}_exact_many"
         return self.rows(db, name, {"queries": queries, "k": k})
 
-    def search_bm25(self, db: Database, text: str, k: int, *, sync: bool) -> list[Doc]:
-        """``{id, score}`` of the ``k`` best chunks by BM25 (``sync``: wait for the view)."""
-        return self.rows(db, "search_chunks_bm25", {"text": text, "k": k, "sync": sync})
+    def search_bm25(self, db: Database, text: str, k: int) -> list[Doc]:
+        """``{id, score}`` of the ``k`` best chunks by BM25 (ties in the server's order)."""
+        return self.rows(db, "search_chunks_bm25", {"text": text, "k": k})
 
     def expand_entities(
         self,
@@ -245,7 +282,7 @@ class Queries:
         Args:
             db: The database handle.
             exact: Use COSINE_SIMILARITY scans instead of the vector indexes.
-            binds: ``query, text, sync, k_chunks, k_entities, seed_ids, hops, degree_cap,
+            binds: ``query, text, k_chunks, k_entities, seed_ids, hops, degree_cap,
                 max_entities, max_relations, graph`` and, unless ``exact``, ``nprobe``.
         """
         name = "retrieve_candidates_exact" if exact else "retrieve_candidates"

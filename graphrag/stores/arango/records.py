@@ -17,7 +17,6 @@ gets ``None``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -28,8 +27,9 @@ from arango.exceptions import AQLQueryExecuteError
 from graphrag.records import ApiKeyRecord, Job, JobStatus
 from graphrag.stores.arango import mapping as m
 from graphrag.stores.arango.connection import ArangoConnection
-from graphrag.stores.arango.errors import ERR_CONFLICT, ERR_UNIQUE_CONSTRAINT, server_error_code
+from graphrag.stores.arango.errors import ERR_CONFLICT, server_error_code
 from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.retry import ConflictPolicy, retry_write_conflicts
 from graphrag.stores.codec import job_from_data, job_to_data, key_from_data, key_to_data, to_time
 
 logger = logging.getLogger(__name__)
@@ -52,20 +52,15 @@ def record_doc(data: Doc) -> Doc:
 def retry_collisions(what: str, fn: Callable[[], T], attempts: int = SAVE_ATTEMPTS) -> T:
     """Run a record save, again after a write-write conflict or a racing insert.
 
+    The shared loop of :func:`~graphrag.stores.arango.retry.retry_write_conflicts`, with
+    ``attempts`` tries and short jittered pauses (a record save is one small query).
+
     Raises:
-        AQLQueryExecuteError: The last failure, or any other server error at once.
+        StoreUnavailableError: If the last try still collided (it says so).
+        AQLQueryExecuteError: Any other server error, at once.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except AQLQueryExecuteError as exc:
-            code = server_error_code(exc)
-            if code not in (ERR_CONFLICT, ERR_UNIQUE_CONSTRAINT) or attempt == attempts:
-                raise
-            logger.debug("%s collided with another write (error %s); retrying", what, code)
-            time.sleep(RETRY_PAUSE_SECONDS * attempt)
-    msg = f"unreachable: {attempts} attempts"  # pragma: no cover - the loop returns or raises
-    raise AssertionError(msg)  # pragma: no cover
+    policy = ConflictPolicy(attempts=attempts, base_delay=RETRY_PAUSE_SECONDS)
+    return retry_write_conflicts(what, fn, policy=policy)
 
 
 class ArangoRecords:

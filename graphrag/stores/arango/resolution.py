@@ -368,7 +368,9 @@ class ArangoResolution:
         fence = self._fence()
         return await self._conn.run(
             "applying entity resolution",
-            lambda db: self._in_lease(db, lambda d: in_transaction(d, work, fence)),
+            lambda db: self._in_lease(
+                db, lambda d: in_transaction(d, work, fence, what="applying entity resolution")
+            ),
         )
 
     async def rederive_documents(
@@ -411,7 +413,9 @@ class ArangoResolution:
 
         return await self._conn.run(
             f"deriving {len(plans)} documents again",
-            lambda db: self._in_lease(db, lambda d: in_transaction(d, work)),
+            lambda db: self._in_lease(
+                db, lambda d: in_transaction(d, work, what=f"deriving {len(plans)} documents")
+            ),
         )
 
     async def append_chunks(
@@ -454,7 +458,9 @@ class ArangoResolution:
 
         return await self._conn.run(
             f"writing part of document {document.id}",
-            lambda db: self._in_lease(db, lambda d: in_transaction(d, work)),
+            lambda db: self._in_lease(
+                db, lambda d: in_transaction(d, work, what=f"writing part of {document.id}")
+            ),
         )
 
 

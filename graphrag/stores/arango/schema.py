@@ -1,23 +1,24 @@
 """Schema of the ArangoDB store: collections, named graph, indexes, view, meta document.
 
-:func:`ensure_objects` is idempotent and only writes what is missing, so a read-only user
-can run it against a complete schema (it then only reads). :func:`build_vector_indexes`
-(re)creates the IVF vector indexes after a load: they are trained on the data present, so
-they are dropped and recreated, sized ``nLists = n_lists or clamp(4 * sqrt(N), 1, N)``, and
-skipped (exact ``COSINE_SIMILARITY`` scans instead) below a minimum document count or when
-the server runs without ``--vector-index``. Every choice is logged and recorded in the meta
-document ``meta/schema``.
+:func:`ensure_objects` is idempotent and only writes what is missing or obsolete, so a
+read-only user can run it against a complete schema (it then only reads); on a store of an
+older version it drops the indexes no query uses and moves ``chunks_view`` to the inverted
+index with the BM25 top-k optimisation. :func:`build_vector_indexes` rebuilds the IVF vector
+indexes after a load: they are trained on the data present, so a new index is built in the
+background next to the current one and swapped in once trained
+(:func:`~graphrag.stores.arango.indexes.build_target`), sized
+``nLists = n_lists or clamp(4 * sqrt(N), 1, N)``, and skipped (exact ``COSINE_SIMILARITY``
+scans instead) below a minimum document count or when the server runs without
+``--vector-index``. Every choice is logged and recorded in the meta document ``meta/schema``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from arango.collection import StandardCollection
 from arango.database import Database, StandardDatabase
 from arango.exceptions import ArangoServerError, IndexCreateError
 
@@ -31,20 +32,34 @@ from graphrag.stores.arango.errors import (
     SCHEMA_HINT,
 )
 from graphrag.stores.arango.indexes import (
+    BM25_TOP_K,
+    OBSOLETE_INDEXES,
     PERSISTENT_INDEXES,
-    n_lists_for,
+    Wait,
+    add_and_await,
+    build_target,
+    drop_index,
+    drop_vector_indexes,
+    embedding_vector_indexes,
+    index_list,
     persistent_index_definition,
-    vector_index_definition,
+    text_index_definition,
 )
+from graphrag.stores.arango.indexes import feature_disabled as _feature_disabled
+from graphrag.stores.arango.indexes import n_lists_for as n_lists_for
+from graphrag.stores.arango.indexes import training_state as training_state
+from graphrag.stores.arango.indexes import vector_index_definition as vector_index_definition
 from graphrag.stores.arango.mapping import now_text
 from graphrag.stores.arango.names import (
     ALL_COLLECTIONS,
     CHUNKS,
     CHUNKS_TEXT_INDEX,
     CHUNKS_VIEW,
+    DEFAULT_VECTOR_BUILD_TIMEOUT,
     EDGE_COLLECTIONS,
     EDGE_DEFINITIONS,
     EXACT_VECTOR_TARGETS,
+    LEGACY_CHUNKS_TEXT_INDEX,
     META,
     META_KEY,
     MIN_SERVER_VERSION,
@@ -61,7 +76,6 @@ Doc = dict[str, Any]
 DEFAULT_MIN_VECTOR_DOCUMENTS = 1024
 """Below this many embedded documents a collection is scanned exactly (no IVF index)."""
 
-TRAINING_POLL_SECONDS = 1.0
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
@@ -73,7 +87,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
     """
     found = _VERSION.search(text)
     if found is None:
-        msg = f"cannot read the ArangoDB server version {text!r}; ArangoDB 3.12.4+ is required"
+        wanted = ".".join(str(x) for x in MIN_SERVER_VERSION)
+        msg = f"cannot read the ArangoDB server version {text!r}; ArangoDB {wanted}+ is required"
         raise SchemaError(msg)
     major, minor, patch = (int(x) for x in found.groups())
     return major, minor, patch
@@ -88,8 +103,9 @@ def check_version(text: str, where: str) -> None:
     if parse_version(text) < MIN_SERVER_VERSION:
         wanted = ".".join(str(x) for x in MIN_SERVER_VERSION)
         msg = (
-            f"ArangoDB at {where} runs version {text}, but {wanted} or newer is required (vector "
-            "indexes); upgrade the server (docker-compose.yml pins arangodb/arangodb:3.12.12)"
+            f"ArangoDB at {where} runs version {text}, but {wanted} or newer is required (sparse "
+            "vector indexes); upgrade the server (docker-compose.yml pins "
+            "arangodb/arangodb:3.12.12)"
         )
         raise SchemaError(msg)
 
@@ -219,44 +235,57 @@ def _ensure_graph(db: StandardDatabase, settings: ArangoSettings) -> None:
             logger.info("added edge definition %s to graph %s", definition["edge_collection"], name)
 
 
-def _index_names(collection: StandardCollection) -> set[str]:
-    return {str(i.get("name")) for i in cast(list[Doc], collection.indexes())}
-
-
-def _ensure_indexes(db: StandardDatabase) -> None:
-    names: dict[str, set[str]] = {}
+def _ensure_indexes(db: StandardDatabase) -> dict[str, list[Doc]]:
+    """Create the missing persistent indexes, drop obsolete ones; return the lists read."""
+    lists: dict[str, list[Doc]] = {}
     for collection, name, fields in PERSISTENT_INDEXES:
         coll = db.collection(collection)
-        if collection not in names:
-            names[collection] = _index_names(coll)
-        if name not in names[collection]:
+        if collection not in lists:
+            lists[collection] = index_list(coll)
+        if name not in {str(i.get("name")) for i in lists[collection]}:
             coll.add_index(persistent_index_definition(name, fields))
             logger.info("created persistent index %s on %s %s", name, collection, list(fields))
+    for collection, name in OBSOLETE_INDEXES:
+        coll = db.collection(collection)
+        if collection not in lists:
+            lists[collection] = index_list(coll)
+        for index in (i for i in lists[collection] if i.get("name") == name):
+            drop_index(coll, index, "obsolete: no query uses it")
+    for collection in EXACT_VECTOR_TARGETS:  # communities: exact scans only (see names)
+        coll = db.collection(collection)
+        for index in embedding_vector_indexes(index_list(coll)):
+            drop_index(coll, index, "obsolete: communities are scanned exactly")
+    return lists
+
+
+def _ensure_search(db: StandardDatabase, chunk_indexes: list[Doc], wait: Wait) -> None:
+    """The inverted index on ``chunks.text`` and ``chunks_view`` over it (idempotent).
+
+    A store of an older version has ``inv_chunks_text`` without ``optimizeTopK``: the new
+    index is built next to it, the view's index list is replaced by the new index (one
+    call), then the old index is dropped.
+    """
     chunks = db.collection(CHUNKS)
-    if CHUNKS_TEXT_INDEX not in names.get(CHUNKS, set()):
-        chunks.add_index(
-            {
-                "type": "inverted",
-                "name": CHUNKS_TEXT_INDEX,
-                "fields": [{"name": "text", "analyzer": TEXT_ANALYZER}],
-            }
-        )
+    names = {str(i.get("name")): i for i in chunk_indexes}
+    if CHUNKS_TEXT_INDEX not in names:
+        add_and_await(chunks, text_index_definition(), wait)
         logger.info(
-            "created inverted index %s on chunks.text (%s)", CHUNKS_TEXT_INDEX, TEXT_ANALYZER
-        )
-
-
-def _ensure_view(db: StandardDatabase) -> None:
+            "created inverted index %s on chunks.text (%s, optimizeTopK %s)",
+            CHUNKS_TEXT_INDEX, TEXT_ANALYZER, BM25_TOP_K,
+        )  # fmt: skip
+    members = {"indexes": [{"collection": CHUNKS, "index": CHUNKS_TEXT_INDEX}]}
     views = {v.get("name") for v in cast(list[Doc], db.views())}
     if CHUNKS_VIEW not in views:
         _create(
             f"search-alias view {CHUNKS_VIEW}",
-            lambda: db.create_view(
-                CHUNKS_VIEW,
-                "search-alias",
-                {"indexes": [{"collection": CHUNKS, "index": CHUNKS_TEXT_INDEX}]},
-            ),
+            lambda: db.create_view(CHUNKS_VIEW, "search-alias", members),
         )
+    legacy = names.get(LEGACY_CHUNKS_TEXT_INDEX)
+    if legacy is not None:
+        if CHUNKS_VIEW in views:
+            db.replace_view(CHUNKS_VIEW, members)
+            logger.info("search-alias view %s now uses %s", CHUNKS_VIEW, CHUNKS_TEXT_INDEX)
+        drop_index(chunks, legacy, f"replaced by {CHUNKS_TEXT_INDEX}")
 
 
 def read_meta(db: Database) -> Doc | None:
@@ -274,8 +303,9 @@ def ensure_objects(
     dim: int,
     where: str,
     version: str,
+    wait: Wait | None = None,
 ) -> Doc:
-    """Create what is missing and check the recorded embedding model (idempotent).
+    """Create what is missing, drop what is obsolete, check the embedding model (idempotent).
 
     Args:
         db: The store's database, opened with the admin credentials.
@@ -284,6 +314,7 @@ def ensure_objects(
         dim: Its dimension.
         where: ``location`` of the store, for messages.
         version: The server version (from :func:`server_version`).
+        wait: How long a new inverted index whose create call timed out is awaited.
 
     Returns:
         The meta document.
@@ -297,8 +328,8 @@ def ensure_objects(
         check_meta(meta, where, embedding_model, dim)
     _ensure_collections(db, settings)
     _ensure_graph(db, settings)
-    _ensure_indexes(db)
-    _ensure_view(db)
+    lists = _ensure_indexes(db)
+    _ensure_search(db, lists.get(CHUNKS) or [], wait or Wait())
     if meta is None:
         meta = {
             "_key": META_KEY,
@@ -334,69 +365,6 @@ def require_meta(db: StandardDatabase, where: str) -> Doc:
 # --------------------------------------------------------------------------- vector indexes
 
 
-def training_state(index: Doc) -> str | None:
-    """Return an index's training state (raw or python-arango-formatted key)."""
-    state = index.get("trainingState", index.get("training_state"))
-    return None if state is None else str(state)
-
-
-def _drop_vector_indexes(coll: StandardCollection) -> None:
-    for index in cast(list[Doc], coll.indexes()):
-        if index.get("type") == "vector":
-            coll.delete_index(str(index["id"]), ignore_missing=True)
-            logger.info("dropped vector index %s on %s", index.get("name"), coll.name)
-
-
-def _wait_trained(coll: StandardCollection, name: str, timeout: float) -> tuple[bool, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [i for i in cast(list[Doc], coll.indexes()) if i.get("name") == name]
-        if not found:
-            return False, "the index disappeared after creation"
-        state = training_state(found[0])
-        if state in (None, "ready"):
-            return True, "ready"
-        if state == "unusable" or time.monotonic() > deadline:
-            reason = found[0].get("error_message") or found[0].get("errorMessage") or state
-            return False, f"training state {state}: {reason}"
-        time.sleep(TRAINING_POLL_SECONDS)
-
-
-def _feature_disabled(exc: ArangoServerError) -> bool:
-    message = str(exc.error_message or exc.message or "").lower()
-    return exc.http_code == 400 and "vector" in message and "not enabled" in message
-
-
-def _build_one(
-    db: StandardDatabase, collection: str, documents: int, settings: ArangoSettings, dim: int
-) -> Doc:
-    coll = db.collection(collection)
-    n_lists = n_lists_for(documents, settings.n_lists)
-    definition = vector_index_definition(collection, dim, n_lists, settings.n_probe)
-    name = str(definition["name"])
-    try:
-        info = cast(Doc, coll.add_index(definition))
-    except IndexCreateError as exc:
-        if _feature_disabled(exc) or exc.http_code in (401, 403, 503):
-            raise
-        # <= 3.12.9 a failed training is an error (1555...) and leaves an unusable index;
-        # 3.12.4/5 reject sparse indexes over documents without embeddings: exact scans
-        logger.warning(
-            "vector index on %s.embedding could not be built (%s); using exact scans",
-            collection, exc.message,
-        )  # fmt: skip
-        _drop_vector_indexes(coll)
-        reason = f"creation failed: [{exc.error_code}] {exc.error_message or exc.message}"
-        return {"usable": False, "documents": documents, "reason": reason}
-    if training_state(info) == "unusable":  # >= 3.12.10 reports failed training this way
-        usable, reason = False, str(info.get("errorMessage") or "training failed")
-    else:  # confirm through the index list (trainingState since 3.12.9)
-        usable, reason = _wait_trained(coll, name, settings.request_timeout)
-    if not usable:
-        _drop_vector_indexes(coll)
-    return {"usable": usable, "documents": documents, "n_lists": n_lists, "reason": reason}
-
-
 def build_vector_indexes(
     db: StandardDatabase,
     queries: Queries,
@@ -404,54 +372,60 @@ def build_vector_indexes(
     *,
     dim: int,
     min_documents: int = DEFAULT_MIN_VECTOR_DOCUMENTS,
+    build_timeout: float = DEFAULT_VECTOR_BUILD_TIMEOUT,
+    wait: Wait | None = None,
 ) -> Doc:
-    """Drop and recreate the vector indexes of chunks, entities and keys.
+    """Rebuild the vector indexes of chunks, entities and keys (build, then swap).
 
-    Communities are always scanned exactly; a vector index on them (built by an older
-    version) is dropped.
+    Per collection a new index is created in the background next to the current one and
+    its ``trainingState`` polled; once it is ready the previous index is dropped, so
+    searches keep using the previous index until then (see
+    :func:`~graphrag.stores.arango.indexes.build_target`). Communities are always scanned
+    exactly; a vector index on them is dropped.
 
     Args:
         db: The store's database, opened with the admin credentials.
         queries: The AQL queries.
-        settings: ``n_lists``, ``n_probe`` and the request timeout (training wait).
+        settings: ``n_lists`` and ``n_probe``.
         dim: The embedding dimension.
-        min_documents: Below this many embedded documents the collection is scanned exactly.
+        min_documents: Below this many embedded documents the collection is scanned exactly
+            (its vector index, if any, is dropped).
+        build_timeout: Seconds one index may take to build and train (its own deadline,
+            not the HTTP timeout); when they pass, the new index is dropped and the previous
+            one kept.
+        wait: The clock of the builds (tests); default ``Wait(build_timeout)``.
 
     Returns:
-        Per collection ``{usable, documents, n_lists?, reason}``, plus ``vector_feature``.
+        Per collection ``{usable, documents, n_lists?, name?, reason}``, plus
+        ``vector_feature``.
     """
     meta = require_meta(db, db.name)
+    wait = wait or Wait(build_timeout)
     # probed anew on every build: a server restarted with --vector-index must get indexes
     feature: bool | None = None
     report: Doc = {}
     for collection in EXACT_VECTOR_TARGETS:  # communities: exact scans only (see names)
-        _drop_vector_indexes(db.collection(collection))
+        drop_vector_indexes(db, collection, "communities are scanned exactly")
     for collection in VECTOR_TARGETS:
         documents = queries.count_embeddings(db, collection)
-        _drop_vector_indexes(db.collection(collection))
+        entry: Doc = {"usable": False, "documents": documents}
         if documents < max(min_documents, 1):
-            reason = f"{documents} embedded documents < {min_documents}: exact scans"
-            report[collection] = {"usable": False, "documents": documents, "reason": reason}
+            drop_vector_indexes(db, collection, f"{documents} embedded documents")
+            entry["reason"] = f"{documents} embedded documents < {min_documents}: exact scans"
         elif feature is False:
-            reason = "the server runs without --vector-index: exact scans"
-            report[collection] = {"usable": False, "documents": documents, "reason": reason}
+            entry["reason"] = "the server runs without --vector-index: exact scans"
         else:
             try:
-                report[collection] = _build_one(db, collection, documents, settings, dim)
+                entry = build_target(db, collection, documents, settings, dim, wait)
                 feature = True
             except IndexCreateError as exc:
                 if not _feature_disabled(exc):
                     raise
                 feature = False
-                logger.warning(
-                    "ArangoDB runs without --vector-index (%s); vector search uses exact "
-                    "COSINE_SIMILARITY scans; restart it with --vector-index=true "
-                    "(docker-compose.yml does) and build the indexes again",
-                    exc.error_message,
-                )
-                reason = "the server runs without --vector-index: exact scans"
-                report[collection] = {"usable": False, "documents": documents, "reason": reason}
-        _log_choice(collection, report[collection])
+                _warn_feature(exc)
+                entry["reason"] = "the server runs without --vector-index: exact scans"
+        report[collection] = entry
+        _log_choice(collection, entry)
     if feature is None:  # nothing was tried (small collections): keep what is known
         feature = meta.get("vector_feature")
     usable = any(bool(v.get("usable")) for v in report.values())
@@ -460,11 +434,21 @@ def build_vector_indexes(
     return {**report, "vector_feature": feature}
 
 
+def _warn_feature(exc: IndexCreateError) -> None:
+    logger.warning(
+        "ArangoDB runs without --vector-index (%s); vector search uses exact "
+        "COSINE_SIMILARITY scans; restart it with --vector-index=true "
+        "(docker-compose.yml does) and build the indexes again",
+        exc.error_message,
+    )
+
+
 def _log_choice(collection: str, entry: Doc) -> None:
     if entry.get("usable"):
         logger.info(
-            "vector index on %s.embedding: %d documents, nLists %s",
-            collection, entry["documents"], entry.get("n_lists"),
+            "vector index %s on %s.embedding: %d documents, nLists %s (%s)",
+            entry.get("name"), collection, entry["documents"], entry.get("n_lists"),
+            entry.get("reason"),
         )  # fmt: skip
     else:
         logger.info("no vector index on %s.embedding (%s)", collection, entry.get("reason"))

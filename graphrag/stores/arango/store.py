@@ -10,8 +10,6 @@ and hybrid retrieval is one round trip (:meth:`ArangoGraphStore.candidates`).
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -58,9 +56,6 @@ ALL_ROWS = 1_000_000_000
 ALL_RELATIONS = 1_000_000
 """Relations returned by :meth:`ArangoGraphStore.expand` (the port has no cap)."""
 
-SYNC_SECONDS = 10.0
-"""After a write, BM25 queries of this store wait for the view to commit for this long."""
-
 
 def _check_target(target: str) -> None:
     if target not in (CHUNKS, ENTITIES, COMMUNITIES):
@@ -85,19 +80,28 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
     Args:
         settings: The connection settings (validated, nothing is contacted here).
         queries: The AQL queries (default: the files of ``aql/``).
+        wait_for_sync: Tests only: BM25 waits for ``chunks_view`` to commit earlier writes
+            (``waitForSync``, which the ArangoSearch docs say can stall queries).
 
     Raises:
         ConfigError: If the URL is missing or malformed.
     """
 
-    def __init__(self, settings: ArangoSettings, *, queries: Queries | None = None) -> None:
+    def __init__(
+        self,
+        settings: ArangoSettings,
+        *,
+        queries: Queries | None = None,
+        wait_for_sync: bool = False,
+    ) -> None:
         self._settings = settings
         self._conn = ArangoConnection(settings)
         self._queries = queries or Queries()
         self._dim = 0
         self._schema_version = 0
-        self._vectors = VectorSearch(self._queries, settings.n_probe, self.location)
-        self._last_write = -math.inf
+        self._vectors = VectorSearch(
+            self._queries, settings.n_probe, self.location, wait_for_sync=wait_for_sync
+        )
         self._init_lease()
 
     @classmethod
@@ -141,7 +145,7 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
         schema it only reads, so a read-only user may call it.
 
         Raises:
-            SchemaError: On a server older than 3.12.4, another embedding model or
+            SchemaError: On a server older than 3.12.6, another embedding model or
                 dimension, or a newer schema version.
             StoreAuthError: If the user may not create what is missing.
             StoreUnavailableError: If the server cannot be reached.
@@ -185,9 +189,11 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
     async def build_vector_indexes(
         self, *, min_documents: int = schema.DEFAULT_MIN_VECTOR_DOCUMENTS
     ) -> dict[str, Any]:
-        """Drop and recreate the vector indexes of chunks, entities and keys.
+        """Rebuild the vector indexes of chunks, entities and keys (build, then swap).
 
-        Run after large loads (IVF centroids are trained on the data present). Collections
+        Run after large loads (IVF centroids are trained on the data present). Each new
+        index is built in the background and replaces the previous one once trained; until
+        then searches keep using the previous one. Collections
         with fewer than ``min_documents`` embeddings, or a server without
         ``--vector-index``, get no index: search then scans exactly. Needs the admin user.
 
@@ -198,7 +204,12 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
         report = await self._conn.run(
             "building vector indexes",
             lambda db: schema.build_vector_indexes(
-                db, self._queries, self._settings, dim=dim, min_documents=min_documents
+                db,
+                self._queries,
+                self._settings,
+                dim=dim,
+                min_documents=min_documents,
+                build_timeout=self._settings.vector_build_timeout,
             ),
             admin=True,
         )
@@ -284,15 +295,12 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
         total = WriteReport()
         for start in range(0, len(accepted), size):
             plan = plan_batch(accepted[start : start + size], dim, derived=derived)
-            try:
-                report = await self._conn.run(
-                    f"writing {len(plan.doc_keys)} documents",
-                    lambda db, p=plan: self._in_lease(  # type: ignore[misc]
-                        db, lambda d: write_plan(d, self._queries, p, size, self._fence())
-                    ),
-                )
-            finally:
-                self._last_write = time.monotonic()
+            report = await self._conn.run(
+                f"writing {len(plan.doc_keys)} documents",
+                lambda db, p=plan: self._in_lease(  # type: ignore[misc]
+                    db, lambda d: write_plan(d, self._queries, p, size, self._fence())
+                ),
+            )
             for name, value in report:
                 setattr(total, name, getattr(total, name) + value)
         if failure is not None:
@@ -312,18 +320,15 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
         if not m.valid_keys([document_id]):
             msg = f"document {document_id!r} does not exist in the store at {self.location}"
             raise NotFoundError(msg)
-        try:
-            return await self._conn.run(
-                f"deleting document {document_id}",
-                lambda db: self._in_lease(
-                    db,
-                    lambda d: delete_document(
-                        d, self._queries, document_id, self.location, self._fence()
-                    ),
+        return await self._conn.run(
+            f"deleting document {document_id}",
+            lambda db: self._in_lease(
+                db,
+                lambda d: delete_document(
+                    d, self._queries, document_id, self.location, self._fence()
                 ),
-            )
-        finally:
-            self._last_write = time.monotonic()
+            ),
+        )
 
     async def set_document_status(
         self, document: Document, status: DocumentStatus, *, error: str | None = None
@@ -335,13 +340,8 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
             f"recording the status of document {document.id}",
             lambda db: self._queries.set_document_status(db, doc, str(status), error, m.now_text()),
         )
-        self._last_write = time.monotonic()
 
     # ------------------------------------------------------------------ search
-
-    def _recently_written(self) -> bool:
-        """Whether this store wrote in the last :data:`SYNC_SECONDS` (the view may lag)."""
-        return time.monotonic() - self._last_write < SYNC_SECONDS
 
     async def vector_search(self, target: SearchTarget, vector: Vector, k: int) -> list[Hit]:
         """Return the ``k`` nearest chunks, entities or communities by cosine similarity.
@@ -389,15 +389,16 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
         return out
 
     async def keyword_search(self, text: str, k: int) -> list[Hit]:
-        """Return the ``k`` best chunks by BM25 (any query word may match; stopwords dropped)."""
+        """Return the ``k`` best chunks by BM25 (any query word may match; stopwords dropped).
+
+        The view is eventually consistent: chunks written in the last second or so (its
+        commit interval) may not be found yet.
+        """
         words = m.keyword_text(text)
         if not words or k <= 0:
             return []
-        sync = self._recently_written()
         rows = await self._conn.run(
-            "keyword search",
-            lambda db: self._queries.search_bm25(db, words, k, sync=sync),
-            idempotent=True,
+            "keyword search", lambda db: self._vectors.keyword(db, words, k), idempotent=True
         )
         return m.hits(rows)
 
@@ -466,7 +467,6 @@ class ArangoGraphStore(ArangoRecords, ArangoResolution, ArangoAnalysis):
         return {
             "query": m.query_vector(request.query_vector, dim),
             "text": m.keyword_text(request.query_text) if request.use_bm25 else "",
-            "sync": self._recently_written(),
             "k_chunks": max(request.k_chunks, 0),
             "k_entities": max(request.k_entities, 0),
             "seed_ids": m.valid_keys(request.seed_entity_ids),

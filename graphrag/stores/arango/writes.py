@@ -6,7 +6,8 @@ document keys; the keys their chunks mentioned are queued for resolution), then 
 chunks, ``part_of``, ``surfaces``, ``resolution_keys`` and ``mentions`` go through the
 document API (``insert_many``: the import API does not take part in stream transactions),
 entities and relations through one ``UPSERT`` query each (split by size), merge records
-last. Any error aborts the transaction: nothing of the batch stays.
+last. Any error aborts the transaction: nothing of the batch stays. A write conflict with a
+concurrent writer (1200/1210) runs the whole transaction again (:func:`in_transaction`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from graphrag.stores.arango.names import (
     WRITE_COLLECTIONS,
 )
 from graphrag.stores.arango.queries import Queries
+from graphrag.stores.arango.retry import retry_write_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -42,27 +44,61 @@ Fence = Callable[[TransactionDatabase], None]
 """Run first in a transaction of the writer-lease holder: raises if the lease was lost."""
 
 
-def in_transaction(
-    db: StandardDatabase, work: Callable[[TransactionDatabase], T], fence: Fence | None = None
+def _transaction_once(
+    db: StandardDatabase,
+    work: Callable[[TransactionDatabase], T],
+    fence: Fence | None,
+    write: Sequence[str],
 ) -> T:
-    """Run ``work`` in a stream transaction that writes :data:`WRITE_COLLECTIONS`.
-
-    The transaction is committed if ``work`` returns and aborted if it raises. ``fence``
-    runs first (the lease check of :mod:`graphrag.stores.arango.resolution`).
-    """
-    txn = db.begin_transaction(write=list(WRITE_COLLECTIONS))
+    """Begin a stream transaction, run ``fence`` and ``work``, commit; abort on any error."""
+    txn = db.begin_transaction(write=list(write))
     try:
         if fence is not None:
             fence(txn)
         result = work(txn)
         txn.commit_transaction()
     except BaseException:
+        # stream transactions are not aborted by the server when an operation fails
         try:
             txn.abort_transaction()
         except Exception as exc:  # the server may have aborted it already
             logger.debug("aborting stream transaction %s failed: %s", txn.transaction_id, exc)
         raise
     return result
+
+
+def in_transaction(
+    db: StandardDatabase,
+    work: Callable[[TransactionDatabase], T],
+    fence: Fence | None = None,
+    *,
+    write: Sequence[str] = WRITE_COLLECTIONS,
+    what: str = "the write transaction",
+) -> T:
+    """Run ``work`` in a stream transaction that writes ``write``, again on a conflict.
+
+    The transaction is committed if ``work`` returns and aborted if it raises. ``fence``
+    runs first (the lease check of :mod:`graphrag.stores.arango.resolution`). A write
+    conflict with a concurrent writer (ArangoDB error 1200 or 1210, raised by any operation
+    or by the commit) aborts the transaction and runs the whole unit again in a new one
+    (:func:`~graphrag.stores.arango.retry.retry_write_conflicts`: jittered backoff, a few
+    tries within a deadline), so ``work`` must only depend on what it reads through its
+    transaction and on its arguments.
+
+    Args:
+        db: The store's database.
+        work: The transaction's operations; returns the result.
+        fence: The writer-lease check of the holder, if any.
+        write: The collections the transaction writes (default :data:`WRITE_COLLECTIONS`).
+        what: What the transaction does, for log and error messages.
+
+    Returns:
+        What ``work`` returned.
+
+    Raises:
+        StoreUnavailableError: If the last try still hit a write conflict.
+    """
+    return retry_write_conflicts(what, lambda: _transaction_once(db, work, fence, write))
 
 
 def _insert(
@@ -198,7 +234,8 @@ def write_plans(
                 setattr(total, name, getattr(total, name) + value)
         return total
 
-    report = in_transaction(db, work, fence)
+    count = sum(len(plan.doc_keys) for plan in plans)
+    report = in_transaction(db, work, fence, what=f"writing {count} documents")
     logger.debug("wrote %d documents (%d chunks)", report.documents, report.chunks)
     return report
 
@@ -242,4 +279,4 @@ def delete_document(
             relations_updated=int(pruned.get("relations_updated", 0)),
         )
 
-    return in_transaction(db, work, fence)
+    return in_transaction(db, work, fence, what=f"deleting document {document_id}")

@@ -113,14 +113,12 @@ def _invocations(q: Queries, db: Any) -> None:
         q.search_exact_many(db, target, [vec], 5)
     q.search_exact(db, "communities", vec, 5)  # communities: exact scans only
     q.search_exact_many(db, "communities", [vec], 5)
-    q.search_bm25(db, "radium", 5, sync=False)
     q.expand_entities(
         db, seeds=[], hops=2, degree_cap=5, max_entities=10, max_relations=10, graph="kg"
     )
     common = {
         "query": vec,
         "text": "radium",
-        "sync": True,
         "k_chunks": 5,
         "k_entities": 5,
         "seed_ids": [],
@@ -220,11 +218,79 @@ def test_each_method_binds_exactly_what_its_file_uses(lint_binds: dict[str, set[
     assert used == every, f"AQL files without a method: {sorted(every - used)}"
 
 
+CANDIDATES = (
+    "retrieve_candidates.aql",
+    "retrieve_candidates_exact.aql",
+    "retrieve_candidates_exact_chunks.aql",
+    "retrieve_candidates_exact_entities.aql",
+)
+
+
 def test_candidates_binds_differ_only_by_nprobe(lint_binds: dict[str, set[str]]) -> None:
     approx = lint_binds["retrieve_candidates.aql"]
     exact = lint_binds["retrieve_candidates_exact.aql"]
     assert approx - exact == {"nprobe"}
     assert exact <= approx
+    for mixed in CANDIDATES[2:]:
+        assert lint_binds[mixed] == approx, mixed
+
+
+def _subquery(name: str, start: str) -> str:
+    text = (AQL_DIR / name).read_text()
+    begin = text.index(start)
+    return text[begin : text.index("\n)\n", begin)]
+
+
+def test_mixed_candidates_use_the_index_of_one_collection_only() -> None:
+    def uses_index(name: str, part: str) -> bool:
+        return "APPROX_NEAR_COSINE" in _subquery(name, part)
+
+    chunks, entities = "LET vector_chunks = (", "LET knn_entities = ("
+    expected = {  # file: (chunks through the index, entities through the index)
+        "retrieve_candidates.aql": (True, True),
+        "retrieve_candidates_exact.aql": (False, False),
+        "retrieve_candidates_exact_chunks.aql": (False, True),
+        "retrieve_candidates_exact_entities.aql": (True, False),
+    }
+    for name, modes in expected.items():
+        assert (uses_index(name, chunks), uses_index(name, entities)) == modes, name
+    body = {name: (AQL_DIR / name).read_text().split("LET knn_entities")[1] for name in CANDIDATES}
+    approx_seeds = body["retrieve_candidates.aql"]
+    assert (
+        body["retrieve_candidates_exact_entities.aql"].split("LET asked")[1]
+        == (approx_seeds.split("LET asked")[1])
+    )
+    assert body["retrieve_candidates_exact_chunks.aql"] == approx_seeds
+
+
+def test_no_query_waits_for_the_view_but_the_test_sync() -> None:
+    """waitForSync is for tests only (ArangoSearch docs: it can stall queries)."""
+    waiting = sorted(
+        p.relative_to(AQL_DIR).as_posix()
+        for p in AQL_DIR.rglob("*.aql")
+        if "waitForSync"
+        in "\n".join(
+            line for line in p.read_text().splitlines() if not line.lstrip().startswith("//")
+        )
+    )
+    assert waiting == ["sync_chunks_view.aql"]
+    sync = (AQL_DIR / "sync_chunks_view.aql").read_text()
+    assert "OPTIONS { waitForSync: true }" in sync
+
+
+def test_bm25_queries_sort_by_the_optimised_expression_alone() -> None:
+    """optimizeTopK: SORT must be exactly the scorer DESC, then LIMIT (ties in Python)."""
+    from graphrag.stores.arango.indexes import BM25_TOP_K, text_index_definition
+
+    assert text_index_definition()["optimizeTopK"] == [BM25_TOP_K] == ["BM25(@doc) DESC"]
+    queries = {"search_chunks_bm25.aql": "LIMIT @k"} | dict.fromkeys(CANDIDATES, "LIMIT @k_chunks")
+    for name, limit in queries.items():
+        text = (AQL_DIR / name).read_text()
+        part = text[text.index("FOR c IN chunks_view") :]
+        lines = [line.strip() for line in part.splitlines()]
+        assert lines[1] == 'SEARCH c.text IN TOKENS(@text, "text_en")', name
+        assert lines[2:4] == ["SORT BM25(c) DESC", limit], name
+        assert "FOR flag" not in text, name  # no enclosing loop around the view
 
 
 def _expansion_block(name: str) -> str:
@@ -234,11 +300,11 @@ def _expansion_block(name: str) -> str:
     return text[start:end]
 
 
-def test_expansion_block_is_identical_in_its_three_files() -> None:
+def test_expansion_block_is_identical_in_its_five_files() -> None:
     block = _expansion_block("expand_entities.aql")
     assert "LIMIT @degree_cap" in block
     assert 'edgeCollections: ["relations"]' in block
-    for name in ("retrieve_candidates.aql", "retrieve_candidates_exact.aql"):
+    for name in CANDIDATES:
         assert _expansion_block(name) == block, name
 
 

@@ -158,10 +158,10 @@ def test_transport_errors_map_to_unavailable() -> None:
 
 
 def test_old_servers_and_other_models_are_schema_errors() -> None:
-    check_version("3.12.4", "x")
+    check_version("3.12.6", "x")
     check_version("3.12.12-1", "x")
-    with pytest.raises(SchemaError, match=r"runs version 3\.12\.3, but 3\.12\.4 or newer"):
-        check_version("3.12.3", "arango:http://db:8529/kg")
+    with pytest.raises(SchemaError, match=r"runs version 3\.12\.5, but 3\.12\.6 or newer"):
+        check_version("3.12.5", "arango:http://db:8529/kg")
     with pytest.raises(SchemaError, match="cannot read the ArangoDB server version"):
         check_version("devel", "x")
     meta = {"version": 1, "embedding_model": "minilm", "dim": 384}

@@ -15,7 +15,7 @@ from arango.response import Response  # noqa: TID251
 from pydantic import SecretStr
 
 from graphrag.config import ArangoSettings
-from graphrag.errors import StoreQueryError
+from graphrag.errors import StoreQueryError, StoreUnavailableError
 from graphrag.records import ApiKeyRecord, Job, JobFile
 from graphrag.stores.arango import ArangoGraphStore
 from graphrag.stores.arango import names as n
@@ -264,7 +264,7 @@ def test_other_errors_and_persistent_collisions_are_raised() -> None:
     with pytest.raises(AQLQueryExecuteError):
         retry_collisions("saving", lambda: fail(1579))
     assert calls == [1579]
-    with pytest.raises(AQLQueryExecuteError):
+    with pytest.raises(StoreUnavailableError, match="write conflict"):
         retry_collisions("saving", lambda: fail(ERR_UNIQUE_CONSTRAINT), attempts=2)
     assert calls == [1579, ERR_UNIQUE_CONSTRAINT, ERR_UNIQUE_CONSTRAINT]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from graphrag.config import ResolutionSettings
 from graphrag.errors import GraphRAGError
-from graphrag.llm.errors import BudgetExceededError
+from graphrag.llm.errors import BudgetExceededError, LLMConfigError, LLMTransientError
 from graphrag.models import Chunk, Document, DocumentGraph, DocumentStatus, StoreStats, Vector
 from graphrag.ports import Chunker, Embedder, EmbedKind, Extractor, GraphStore
 from graphrag.resolution.keys import embeddable, surface_rows
@@ -29,6 +29,13 @@ from graphrag.resolution.reconcile import Reconciler, ReconcileReport
 logger = logging.getLogger(__name__)
 
 STAGES = ("chunk", "extract", "resolve", "embed_chunks", "write")
+
+
+RUN_STOPS: tuple[type[Exception], ...] = (BudgetExceededError, LLMConfigError, LLMTransientError)
+"""LLM errors that stop the whole run instead of failing one document: no other document
+would fare better (the budget is spent, the key, model or cache is wrong, the endpoint is
+down after the stack's retries). Malformed replies never get here: the extractor records
+them as failed chunks."""
 
 
 @dataclass
@@ -46,8 +53,9 @@ class IngestReport:
         interrupted: Partly written documents of an interrupted run that were removed.
         stage_seconds: Wall seconds per stage (see ``STAGES``).
         model_seconds: Seconds spent inside spaCy and the embedding model.
-        stopped: Why the run stopped early (the LLM budget), if it did: the documents not
-            reached were left as they were (not failed); a rerun continues.
+        stopped: Why the run stopped early, if it did (:data:`RUN_STOPS`: the LLM budget,
+            a wrong LLM configuration or cache, an endpoint still failing after its retries):
+            the documents not reached were left as they were (not failed); a rerun continues.
     """
 
     seen: int = 0
@@ -236,7 +244,7 @@ class GraphBuilder:
             return [], {}
         try:
             graphs = await self._build(documents, chunked, report)
-        except BudgetExceededError as exc:
+        except RUN_STOPS as exc:
             if len(documents) == 1:
                 report.stopped = str(exc)
                 return [], {}
@@ -256,7 +264,7 @@ class GraphBuilder:
     async def _one_by_one(
         self, documents: list[Document], chunked: dict[str, list[Chunk]], report: IngestReport
     ) -> list[DocumentGraph]:
-        """Prepare the documents one at a time, until a budget stop."""
+        """Prepare the documents one at a time, until a run stop (see :data:`RUN_STOPS`)."""
         graphs: list[DocumentGraph] = []
         for doc in documents:
             if report.stopped:
@@ -320,7 +328,7 @@ class GraphBuilder:
             except GraphRAGError as exc:
                 if written:  # parts were written: remove them, the document is not there
                     await self._remove_partial(doc)
-                if isinstance(exc, BudgetExceededError):
+                if isinstance(exc, RUN_STOPS):
                     report.stopped = str(exc)
                 else:
                     await self._fail(doc, str(exc), report)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypedDict, Unpack
@@ -36,6 +36,7 @@ from graphrag.answer.streaming import AnswerStream, StreamingAnswerer
 from graphrag.config import Settings
 from graphrag.errors import InvalidArgumentError, NotFoundError
 from graphrag.ids import chunk_id, normalize_name
+from graphrag.llm.usage import budget_scope
 from graphrag.models import (
     Answer,
     Chunk,
@@ -252,7 +253,8 @@ class GraphRAG:
         """
         text, chosen, k = self._request(question, mode, top_k)
         context = await self._c.retrieval.retrieve(text, mode=chosen, top_k=k)
-        answer = await self._c.answerer.answer(text, context)
+        with budget_scope():  # one answer is one run for llm.max_cost / max_tokens_per_run
+            answer = await self._c.answerer.answer(text, context)
         return answer.model_copy(update={"context": context})
 
     async def answer_stream(
@@ -288,11 +290,20 @@ class GraphRAG:
         else:
             inner = AnswerStream.deferred(lambda: answerer.answer(text, context), context)
 
+        async def scoped() -> AsyncIterator[str]:
+            with budget_scope():  # one answer is one run for the budget, as in answer()
+                try:
+                    async for piece in inner:
+                        yield piece
+                finally:
+                    if not inner.done:
+                        await inner.aclose()
+
         async def finish() -> Answer:
             answer = await inner.collect()
             return answer.model_copy(update={"context": context})
 
-        return AnswerStream(context, inner, finish, live=inner.live)
+        return AnswerStream(context, scoped(), finish, live=inner.live)
 
     def check_question(self, question: str) -> str:
         """Return the question stripped, or raise as :meth:`answer` would.

@@ -30,6 +30,7 @@ from graphrag.errors import GraphRAGError, IngestError, InvalidArgumentError, No
 from graphrag.facade import GraphRAG
 from graphrag.ids import content_hash, document_id
 from graphrag.ingest.common import SUPPORTED_EXTENSIONS, supported_list
+from graphrag.llm.usage import budget_scope
 from graphrag.models import Document, utcnow
 from graphrag.records import Job, JobFile, JobFileStatus, JobStatus
 
@@ -311,7 +312,8 @@ class JobRunner:
             async with self._run_lock:
                 job.started_at = job.started_at or utcnow()
                 await self._save(rag, job)
-                await self._ingest_pending(workspace, rag, job)
+                with budget_scope():  # a job is one run for the LLM budget
+                    await self._ingest_pending(workspace, rag, job)
             self._finish(job)
             await self._save(rag, job)
             if job.status is JobStatus.SUCCEEDED or job.done == job.total:

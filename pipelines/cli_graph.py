@@ -152,15 +152,14 @@ def _ingest_output(
         stdout.print(ingest_table(summary))
     _print_llm(extractor, as_json=as_json)
     print_failures(stderr, summary.failures)
-    budget = summary.report.stopped
-    if budget is None and extractor is not None:
-        budget = extractor.stats.budget_stop
-    if budget is not None:
-        from pipelines.ingest_llm import budget_failures, budget_message
+    stopped = summary.report.stopped
+    if stopped is None and extractor is not None:
+        stopped = extractor.stats.budget_stop
+    if stopped is not None:
+        from pipelines.ingest_llm import stop_message
 
-        line = budget_message(budget, failed=budget_failures(summary.failures))
-        stderr.print(line, style="red", markup=False, soft_wrap=True)
-    if not summary.ok or budget is not None:
+        stderr.print(stop_message(stopped), style="red", markup=False, soft_wrap=True)
+    if not summary.ok or stopped is not None:
         raise typer.Exit(FAILURE)
 
 

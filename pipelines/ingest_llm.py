@@ -135,22 +135,16 @@ def failed_chunk_lines(stats: ExtractionStats) -> list[tuple[str, str]]:
     return lines
 
 
-def budget_message(reason: str, documents_done: int | None = None, *, failed: int = 0) -> str:
+def budget_message(reason: str, documents_done: int | None = None) -> str:
     """The one line printed when the budget stopped the run.
 
     Args:
         reason: The budget error's message.
         documents_done: Documents processed before the stop, when the builder let the
             error through (the run ended there).
-        failed: Documents the builder listed as failed because of the budget.
     """
     reason = reason.rstrip(".")
-    if documents_done is not None:
-        where = f" after {documents_done} document(s) were processed"
-    elif failed:
-        where = f" ({failed} document(s) it kept from the LLM are listed as failed)"
-    else:
-        where = ""
+    where = "" if documents_done is None else f" after {documents_done} document(s) were processed"
     return (
         f"stopped by the LLM budget{where}: {reason}. Rerun the same command to continue: "
         "documents already stored are skipped, replies already received come from the cache, "
@@ -158,9 +152,20 @@ def budget_message(reason: str, documents_done: int | None = None, *, failed: in
     )
 
 
-def budget_failures(failures: list[tuple[str, str]]) -> int:
-    """How many of the summary's failures the budget caused."""
-    return sum(1 for _, reason in failures if reason.startswith(BUDGET_PREFIX))
+def stop_message(reason: str) -> str:
+    """The one line printed when the run stopped early (the budget, or the LLM failing).
+
+    Args:
+        reason: ``IngestReport.stopped``: the error that stopped the run.
+    """
+    if reason.startswith(BUDGET_PREFIX):
+        return budget_message(reason)
+    return (
+        f"stopped: the LLM cannot be used, so no further document was sent to it: "
+        f"{reason.rstrip('.')}. Documents already stored are kept and the others were not "
+        "touched (none is marked failed). Fix the cause and rerun the same command: stored "
+        "documents are skipped, replies already received come from the cache"
+    )
 
 
 BUDGET_PREFIX = "LLM budget reached"

@@ -49,7 +49,14 @@ from graphrag.llm.estimate import (
 from graphrag.llm.factory import make_chat_model, make_llm_embedder
 from graphrag.llm.retry import RetryingChatModel, RetryPolicy
 from graphrag.llm.scripted import ScriptedCall, ScriptedChatModel
-from graphrag.llm.usage import Budget, MeteredChatModel, UsageMeter, UsageRecord, UsageTotals
+from graphrag.llm.usage import (
+    Budget,
+    MeteredChatModel,
+    UsageMeter,
+    UsageRecord,
+    UsageTotals,
+    budget_scope,
+)
 
 if TYPE_CHECKING:
     from graphrag.llm.chat_openai import LangChainChatModel
@@ -100,6 +107,7 @@ __all__ = [
     "UsageRecord",
     "UsageTotals",
     "as_messages",
+    "budget_scope",
     "cache_key",
     "current_usage_tag",
     "estimate_prompt_tokens",

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from graphrag.config import LLMSettings
@@ -116,21 +119,58 @@ class UsageTotals:
         )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Reservation:
-    """What a call in flight may use at most (held by the meter until booked or released)."""
-
-    tokens: int
-    cost: float
-
-
 @dataclass
 class _Ledger:
     totals: UsageTotals = field(default_factory=UsageTotals)
     by_tag: dict[str, UsageTotals] = field(default_factory=dict)
-    records: list[UsageRecord] = field(default_factory=list)
+    records: deque[UsageRecord] = field(default_factory=lambda: deque(maxlen=MAX_RECORDS))
     reserved_tokens: int = 0
     reserved_cost: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Reservation:
+    """What a call in flight may use at most (held by the meter until booked or released).
+
+    Attributes:
+        tokens: Tokens reserved.
+        cost: Cost reserved.
+        ledger: The ledger whose budget holds the reservation (the budget scope's, if any).
+    """
+
+    tokens: int
+    cost: float
+    ledger: _Ledger | None = None
+
+
+MAX_RECORDS = 100_000
+"""Calls a ledger keeps one by one (totals stay exact): a long-running service forgets the
+oldest."""
+
+_scope: ContextVar[_Ledger | None] = ContextVar("graphrag_budget_scope", default=None)
+
+
+@contextmanager
+def budget_scope() -> Iterator[None]:
+    """Make the code inside the block one run for the budget (an API request, a job).
+
+    Without a scope the budget applies to the meter's whole life: a CLI command. A
+    long-running service opens one per request and per background job, so a spent budget
+    stops that request or job only. Tasks and threads started inside inherit the scope; the
+    meters still add every call to their own totals.
+
+    Example:
+        ```python
+        with budget_scope():
+            answer = await rag.answer(question)  # llm.max_tokens_per_run applies to this
+        ```
+    """
+    token = _scope.set(_Ledger())
+    try:
+        yield
+    finally:
+        with suppress(ValueError):  # closed from another context (a collected stream)
+            _scope.reset(token)
 
 
 class UsageMeter:
@@ -169,7 +209,7 @@ class UsageMeter:
         tokens = prompt_tokens + max_tokens
         cost = self.pricing.cost(prompt_tokens, max_tokens)
         with self._lock:
-            ledger = self._ledger
+            ledger = _scope.get() or self._ledger
             limit_tokens, limit_cost = self.budget.max_tokens, self.budget.max_cost
             used_tokens = ledger.totals.total_tokens + ledger.reserved_tokens
             if limit_tokens is not None and used_tokens + tokens > limit_tokens:
@@ -183,13 +223,14 @@ class UsageMeter:
                 )
             ledger.reserved_tokens += tokens
             ledger.reserved_cost += cost
-        return Reservation(tokens, cost)
+        return Reservation(tokens, cost, ledger)
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation whose call failed (nothing is booked)."""
         with self._lock:
-            self._ledger.reserved_tokens -= reservation.tokens
-            self._ledger.reserved_cost -= reservation.cost
+            ledger = reservation.ledger or self._ledger
+            ledger.reserved_tokens -= reservation.tokens
+            ledger.reserved_cost -= reservation.cost
 
     def record(
         self,
@@ -222,14 +263,17 @@ class UsageMeter:
             seconds=seconds,
         )
         with self._lock:
-            ledger = self._ledger
             if reservation is not None:
-                ledger.reserved_tokens -= reservation.tokens
-                ledger.reserved_cost -= reservation.cost
-            ledger.records.append(record)
-            ledger.totals = ledger.totals.add(record)
-            if record.tag is not None:
-                ledger.by_tag[record.tag] = ledger.by_tag.get(record.tag, UsageTotals()).add(record)
+                held = reservation.ledger or self._ledger
+                held.reserved_tokens -= reservation.tokens
+                held.reserved_cost -= reservation.cost
+            scope = _scope.get()
+            for ledger in (self._ledger, scope) if scope is not None else (self._ledger,):
+                ledger.records.append(record)
+                ledger.totals = ledger.totals.add(record)
+                if record.tag is not None:
+                    totals = ledger.by_tag.get(record.tag, UsageTotals())
+                    ledger.by_tag[record.tag] = totals.add(record)
         return record
 
     def totals(self) -> UsageTotals:

@@ -43,7 +43,7 @@ class GlobalAnswerer:
     Args:
         chat_model: The chat model for the map-reduce (``None``: extractive summaries).
         max_communities: Communities the answer draws on (map calls with a chat model).
-        max_tokens: Most tokens of the reduce reply (``llm.max_tokens``).
+        max_tokens: Most tokens of each map reply and of the reduce reply (``llm.max_tokens``).
         temperature: Sampling temperature of the reduce call.
         context_tokens: Prompt budget of each map call and of the reduce call.
 
@@ -77,7 +77,10 @@ class GlobalAnswerer:
                 context_tokens=context_tokens,
             )
             self._llm = MapReduceAnswerer(
-                reducer, max_communities=self._max, context_tokens=context_tokens
+                reducer,
+                max_communities=self._max,
+                context_tokens=context_tokens,
+                map_tokens=max_tokens,
             )
 
     async def answer(self, question: str, context: RetrievedContext) -> Answer:

@@ -168,3 +168,29 @@ async def test_an_unusable_llm_stops_the_api_at_start_up(
             pass
     assert app.state.ready is False
     assert model.checks == 1
+
+
+async def test_the_llm_budget_applies_per_request_in_the_service(
+    llm_api: tuple[Api, Any],
+) -> None:
+    from graphrag.llm import estimate_prompt_tokens
+
+    api, rag = llm_api
+    inner = use_llm(rag, [REPLY])  # learn what one answer's prompt is
+    first = await api.client.post("/v1/query", json={"question": QUESTION}, headers=api.auth())
+    assert first.status_code == 200
+    prompt = estimate_prompt_tokens(list(inner.calls[0].messages))
+    budget = prompt + 128 + 64  # one answer fits (reply limit 128), two never do
+    model = make_chat_model(
+        load_settings(llm={"cache": False, "max_tokens_per_run": budget}),
+        inner=ScriptedChatModel([REPLY], repeat_last=True),
+    )
+    assert model is not None
+    rag.components.llm = model
+    rag.components.answerer = LLMAnswerer(model, max_tokens=128)
+
+    for _ in range(3):  # before: the second request got 429 llm_budget until a restart
+        reply = await api.client.post("/v1/query", json={"question": QUESTION}, headers=api.auth())
+        assert reply.status_code == 200, reply.text
+    events = parse_sse(await read(api, "/v1/query/stream", {"question": QUESTION}))
+    assert events[-1][0] == "done"

@@ -90,6 +90,7 @@ async def test_map_reduce_answers_with_checked_citations_and_summed_usage() -> N
     maps = [c for c in inner.calls if c.messages[0].content == MAP_SYSTEM_PROMPT]
     assert len(maps) == 3
     assert all(c.json_mode for c in maps)  # JSON asked for (a grammar on llama.cpp)
+    assert {c.max_tokens for c in inner.calls} == {256}  # llm.max_tokens bounds every call
     assert not inner.calls[-1].json_mode  # the answer is prose
     assert len(inner.calls) == 4  # three maps, one reduce
     reduce_prompt = inner.calls[-1].messages[1].content

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from graphrag.config import Settings
 from graphrag.extract.llm_extractor import LLMExtractor
 from graphrag.extract.ontology import load_ontology
-from graphrag.llm import ScriptedChatModel
+from graphrag.llm import LLMConfigError, LLMServerError, ScriptedChatModel
 from graphrag.models import DocumentStatus, RelationKind
 from graphrag.operations.ingest import run_ingest
 from graphrag.runtime import Components, open_components
@@ -126,6 +126,39 @@ async def test_a_budget_stop_keeps_the_work_and_a_rerun_continues_for_free(
     assert len(second.calls) == 3 - done_before  # the finished chunks cost nothing
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        LLMServerError("the LLM endpoint answered HTTP 500"),
+        LLMConfigError("the endpoint refused the API key (401): set GRAPHRAG_LLM__API_KEY"),
+    ],
+)
+async def test_an_llm_outage_or_wrong_key_stops_the_run_without_failing_documents(
+    llm_settings: Settings, tmp_path: Path, error: Exception
+) -> None:
+    folder = corpus(tmp_path)
+    fresh = updated(
+        llm_settings,
+        embedded={"path": tmp_path / "outage.db"},
+        llm={"cache_path": tmp_path / "outage_cache.db", "max_retries": 1},
+    )
+    inner = ScriptedChatModel([error], repeat_last=True)
+    rag = await components(fresh, inner)
+    try:
+        summary = await run_ingest(rag, [folder])
+        stored = await rag.store.list_documents()
+    finally:
+        await rag.close()
+
+    assert summary.report.stopped is not None
+    assert str(error) in summary.report.stopped
+    assert not summary.ok
+    assert summary.report.failed == []  # no document is marked failed
+    assert stored == []  # nothing half-written either
+    # the batch, then its first document alone: each call retried once at most, then stop
+    assert len(inner.calls) <= 4
+
+
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     """The CLI with an LLM tier whose model is scripted (its settings from the environment)."""
@@ -189,3 +222,14 @@ def test_cli_budget_stop_exits_1_with_one_line_and_a_rerun_finishes(
     assert payload["llm"]["calls"] == 3 - first_calls
     assert payload["llm"]["budget_stop"] is None
     assert payload["stopped"] is None
+
+
+def test_the_stop_line_names_the_budget_or_the_failing_llm() -> None:
+    from pipelines.ingest_llm import stop_message
+
+    budget = stop_message("LLM budget reached: this run has used 10 tokens of 10.")
+    assert budget.startswith("stopped by the LLM budget: LLM budget reached")
+    outage = stop_message("the LLM endpoint answered HTTP 500.")
+    assert outage.startswith("stopped: the LLM cannot be used")
+    assert "HTTP 500. Documents already stored are kept" in outage
+    assert "none is marked failed" in outage

@@ -212,3 +212,40 @@ async def test_closing_a_stream_early_closes_the_request_and_frees_its_reservati
     assert inner.in_flight == 0  # the scripted request was closed, not left to the GC
     assert meter._ledger.reserved_tokens == 0  # the budget holds nothing for it any more
     assert meter.totals().calls == 0
+
+
+async def test_a_budget_scope_is_one_run_and_the_meter_keeps_every_call() -> None:
+    import asyncio
+
+    from graphrag.config import load_settings
+    from graphrag.llm import (
+        BudgetExceededError,
+        ChatMessage,
+        ScriptedChatModel,
+        UsageMeter,
+        budget_scope,
+        estimate_prompt_tokens,
+        make_chat_model,
+    )
+
+    ask = [ChatMessage.user("one two three")]
+    need = estimate_prompt_tokens(ask) + 20  # what one call reserves
+    inner = ScriptedChatModel(["four words of reply"], repeat_last=True)
+    settings = load_settings(llm={"cache": False, "max_tokens_per_run": need + 5})
+    meter = UsageMeter.from_settings(settings.llm)
+    model = make_chat_model(settings, inner=inner, meter=meter)
+    assert model is not None
+
+    async def one() -> None:
+        await model.complete(ask, max_tokens=20, temperature=0.0)
+
+    await one()  # books 7 tokens (3 prompt + 4 reply words)
+    with pytest.raises(BudgetExceededError):
+        await one()  # no scope: the meter's life is the run, 7 + need > need + 5
+    for _ in range(3):  # each request in its own scope: the budget applies afresh
+        with budget_scope():
+            await one()
+    with budget_scope(), pytest.raises(BudgetExceededError):
+        await asyncio.gather(one(), one())  # tasks inherit the scope: 2 x need > need + 5
+    assert meter.totals().calls == 5  # the meter still counts every call made
+    assert meter._ledger.reserved_tokens == 0  # nothing left reserved anywhere

@@ -303,7 +303,12 @@ class RetrievalSettings(_Section):
     token_budget: int = Field(default=3000, ge=64, description="Max tokens of returned chunks.")
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
     hops: int = Field(default=2, ge=1, le=3, description="Traversal depth of local/hybrid.")
-    degree_cap: int = Field(default=50, ge=1, description="Neighbours followed per entity.")
+    degree_cap: int = Field(
+        default=50,
+        ge=1,
+        description="Neighbours followed, and mentioning chunks read (strongest first), per "
+        "entity.",
+    )
     max_entities: int = Field(default=40, ge=1, description="Entities kept after expansion.")
     k_entities: int = Field(default=8, ge=1, description="Entity seeds from vector search.")
     k_chunks: int = Field(default=30, ge=1, description="Candidates per ranked list.")

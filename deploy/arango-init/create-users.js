@@ -11,9 +11,9 @@
 //     --server.password "$(cat /run/secrets/arango_root_password)" \
 //     --javascript.execute /docker-entrypoint-initdb.d/create-users.js'
 //
-//   kg_admin    database rw, collections rw   graphrag schema, graphrag analyze
-//   kg_writer   database ro, collections rw   ingestion, the HTTP API
-//               except meta, communities ro   (written by graphrag schema / analyze only)
+//   kg_admin    database rw, collections rw   graphrag schema (collections, indexes, view)
+//   kg_writer   database ro, collections rw   ingestion, the HTTP API, graphrag analyze
+//               except meta ro                (the schema record: graphrag schema only)
 //   kg_reader   database ro, collections ro   query service, LLM-written AQL
 //   kg_analyst  database ro, collections ro   web UI (Graph Viewer, saved queries)
 //
@@ -35,11 +35,11 @@ const dbName = internal.env.GRAPHRAG_DATABASE || 'graphrag';
 const DOCUMENT_COLLECTIONS = [
   'documents', 'chunks', 'entities', 'communities',
   'merges', 'meta', 'surfaces', 'resolution_keys', 'resolution_links', 'resolution_queue',
-  'locks', 'jobs', 'api_keys',
+  'locks', 'jobs', 'api_keys', 'entity_ranks', 'analysis',
 ];
 const EDGE_COLLECTIONS = ['relations', 'mentions', 'part_of', 'member_of'];
 const ALL_COLLECTIONS = DOCUMENT_COLLECTIONS.concat(EDGE_COLLECTIONS);
-const WRITER_READ_ONLY = ['communities', 'meta'];
+const WRITER_READ_ONLY = ['meta'];
 
 const plan = [
   { user: 'kg_admin', secret: 'kg_admin_password', database: 'rw', collections: 'rw', readOnly: [] },

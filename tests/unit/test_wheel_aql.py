@@ -12,6 +12,7 @@ which does not run this venv's editable-install hook, so ``graphrag`` comes from
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -45,7 +46,7 @@ needs_build_tools = pytest.mark.skipif(
 )
 
 CHECK = """
-import json, sys
+import hashlib, json, sys
 from pathlib import Path
 import graphrag
 from graphrag.stores.arango.queries import Queries, aql_folder
@@ -54,11 +55,15 @@ folder = aql_folder()
 queries = Queries()
 texts = {name: queries.text(name) for name in expected["queries"]}
 analyst = sorted(f.name for f in folder.joinpath("analyst").iterdir() if f.name.endswith(".aql"))
+parts = folder.joinpath("fragments").iterdir()
+fragments = sorted(f.name for f in parts if f.name.endswith(".aql"))
 print(json.dumps({
     "graphrag": str(Path(graphrag.__file__).resolve()),
     "folder": str(folder),
     "loaded": sorted(name for name, text in texts.items() if text.strip()),
     "analyst": analyst,
+    "fragments": fragments,
+    "sha256": {n: hashlib.sha256(t.encode()).hexdigest() for n, t in texts.items()},
 }))
 """
 
@@ -67,7 +72,16 @@ def _aql_names() -> dict[str, list[str]]:
     return {
         "queries": sorted(p.stem for p in (ROOT / "aql").glob("*.aql")),
         "analyst": sorted(p.name for p in (ROOT / "aql" / "analyst").glob("*.aql")),
+        "fragments": sorted(p.name for p in (ROOT / "aql" / "fragments").glob("*.aql")),
     }
+
+
+def _assembled_digests(names: list[str]) -> dict[str, str]:
+    """SHA-256 of each query as the checkout assembles it (includes expanded)."""
+    from graphrag.stores.arango.queries import AQL_DIR, Queries
+
+    queries = Queries(AQL_DIR)
+    return {n: hashlib.sha256(queries.text(n).encode()).hexdigest() for n in names}
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -97,11 +111,15 @@ def test_pyproject_lists_every_package_and_maps_the_aql_folder() -> None:
         if "__pycache__" not in init.parts
     }
     listed = set(setuptools["packages"])
-    assert listed - on_disk == {"graphrag._aql", "graphrag._aql.analyst"}
+    aql_folders = {"graphrag._aql", "graphrag._aql.analyst", "graphrag._aql.fragments"}
+    assert listed - on_disk == aql_folders
     assert on_disk - listed == set(), "add the new subpackage to [tool.setuptools] packages"
     assert setuptools["package-dir"] == {"graphrag._aql": "aql"}
     assert setuptools["package-data"]["graphrag._aql"] == ["*.aql"]
     assert "*.aql" in setuptools["package-data"]["graphrag._aql.analyst"]
+    assert setuptools["package-data"]["graphrag._aql.fragments"] == ["*.aql"]
+    subfolders = {p.name for p in (ROOT / "aql").iterdir() if p.is_dir()} - {"__pycache__"}
+    assert {f"graphrag._aql.{name}" for name in subfolders} == aql_folders - {"graphrag._aql"}
     assert PYPROJECT["build-system"]["build-backend"] == "setuptools.build_meta"
 
 
@@ -122,6 +140,7 @@ def test_wheel_carries_the_aql_files_and_an_installed_copy_loads_them(tmp_path: 
         members = set(wheel.namelist())
     assert {f"graphrag/_aql/{n}.aql" for n in names["queries"]} <= members
     assert {f"graphrag/_aql/analyst/{n}" for n in names["analyst"]} <= members
+    assert {f"graphrag/_aql/fragments/{n}" for n in names["fragments"]} <= members
     assert not any(m.startswith("aql/") for m in members)  # nothing at the top level
 
     # 2. install it alone into a fresh venv; dependencies come from this interpreter
@@ -143,3 +162,6 @@ def test_wheel_carries_the_aql_files_and_an_installed_copy_loads_them(tmp_path: 
     assert Path(found["folder"]).resolve() == installed / "_aql"
     assert found["loaded"] == names["queries"]
     assert found["analyst"] == names["analyst"]
+    assert found["fragments"] == names["fragments"]
+    # the installed copy assembles every query (includes expanded) exactly as the checkout
+    assert found["sha256"] == _assembled_digests(names["queries"])

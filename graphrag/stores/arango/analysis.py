@@ -1,24 +1,71 @@
-"""Graph analysis results on ArangoDB: entity ranks and communities.
+"""Graph analysis results on ArangoDB: entity ranks and communities, stored by generation.
 
-:func:`save_analysis` writes everything in **one stream transaction** over ``entities``,
-``communities``, ``member_of`` and ``meta``: ranks not in the new set are cleared
-(``clear_entity_ranks.aql``), the new ranks are set in batches (``save_entity_ranks.aql``),
-every community and ``member_of`` edge is removed (``remove_communities.aql``), then the new
-communities and their edges are inserted in batches (``insert_communities.aql``,
-``insert_community_members.aql``), and the save is recorded in ``meta/analysis``
-(``save_analysis_state.aql``). Each query modifies a collection at most once and returns one
-row. Any error aborts the transaction: the previous analysis stays.
+Each :meth:`ArangoAnalysis.save_analysis` writes a new **generation** next to the current one
+and switches to it with one small write; nothing is rewritten in place, so no statement grows
+beyond one batch and entity documents (with their embeddings) are not written (but once, see
+the migration below). Ingestion and the analysis write the same documents only when a
+document delete removes a ``member_of`` edge that the cleanup is removing too (or, once, an
+entity whose old rank is being removed); such write conflicts are retried per statement.
+The save is run by :mod:`graphrag.stores.arango.generations`.
 
-``delete_document.aql`` removes the ``member_of`` edges of the entities it deletes, so
-:func:`list_communities` (``list_communities.aql``) only lists live members.
+Where the results live (:mod:`graphrag.stores.arango.names`):
 
-Community summaries are searched by **exact** ``COSINE_SIMILARITY`` scans
-(``search_communities_exact.aql``), never through a vector index: there are few communities
-(804 for the 17k entities of musique_train), and every analysis removes and re-inserts all of
-them, while an IVF index is trained once, on the vectors present when it is built.
+- ``entity_ranks``: one ``{generation, entity, rank}`` document per ranked entity, keyed
+  ``<generation>_<entity key>``. Entity reads (``get_entities.aql``, ``export_document.aql``)
+  take the rank with a primary-key ``DOCUMENT()`` lookup of that key and merge it into the
+  row, so saving ranks never writes entity documents. An entity key longer than 254 - 22
+  characters cannot be ranked (:func:`~graphrag.stores.arango.generations.rank_payload`;
+  :mod:`graphrag.ids` keys have 34).
+- ``communities``: keyed ``<generation>_<id>``, with ``id`` and ``generation``; community ids
+  may have at most 254 - 22 characters. ``member_of`` edges (entity -> community) carry the
+  ``generation`` and are keyed ``<generation>_<n>``.
+- ``analysis``: ``analysis/current`` ``{generation, previous, analyzed_at, communities,
+  embedded, documents, entities}`` is the record readers follow; ``analysis/lease``
+  ``{generation, expires}`` names the one analysis being saved.
+- Persistent indexes on ``generation`` (``idx_entity_ranks_generation``,
+  ``idx_communities_generation`` with level and ordinal, ``idx_member_of_generation``)
+  serve the per-generation reads, the batched removals and the listing of generations.
 
-:class:`ArangoAnalysis` is the store's method group over these functions; the small
-``query_*`` helpers run one file each and take any database handle.
+The save (:func:`~graphrag.stores.arango.generations.save_generation`): take the lease, list
+the generations present, write ranks, communities and edges in batches (one AQL statement
+each, retried on write conflicts), then **switch**: ``save_analysis_state.aql`` replaces
+``analysis/current`` and releases the lease in one statement, only if the lease is still
+held. Afterwards the generations listed at the start (the previous one, and any left by an
+interrupted save) are removed in batches, outside any transaction. A crash or error before
+the switch changes nothing readers see; the lease expires (or is released) and the next
+analysis removes the orphaned generation. Only one analysis saves at a time: a second one is
+refused while the lease is held (:data:`~graphrag.stores.arango.generations.LEASE_SECONDS`).
+
+Readers filter by the current generation: ``list_communities.aql``, ``get_communities.aql``
+(primary keys ``<generation>_<id>``), ``list_entity_communities.aql``,
+``search_communities_exact*.aql``, ``stats.aql`` and the analysts'
+``analyst/top_entities_by_rank.aql`` read ``DOCUMENT("analysis", "current").generation``;
+``get_analysis_state.aql`` reads the record.
+``delete_document.aql`` removes the ``member_of`` edges out of the entities it deletes, of
+every generation (edge index on ``_from``), so listings only show live members; a deleted
+entity's rank documents stay, unread, until their generation is removed.
+
+Migration from schema version 3 (ranks on entity documents, the record in ``meta/analysis``,
+communities and edges without generation): ``ensure_schema`` creates the new collections
+and indexes; nothing is converted. Until the first new analysis, readers find no
+``analysis/current``, so the generation they filter by is ``null``, which selects the old
+communities and edges (they have no ``generation``); ranks come from the entity documents and
+the record from ``meta/analysis``. The first new analysis removes the old communities and
+edges (generation ``null``) after its switch and the old ``rank`` attributes (once, in
+batches); ``meta/analysis`` stays as an inert leftover (the writer may not write ``meta``).
+
+Privileges: the analysis writes ``entity_ranks``, ``communities``, ``member_of``,
+``analysis`` and (once) ``entities``, all ``rw`` for the least-privilege writer
+(:data:`~graphrag.stores.arango.users.WRITER_COLLECTIONS`), so it runs as
+``GRAPHRAG_ARANGO__USERNAME`` instead of the admin: it no longer writes ``meta``, needs no
+database-level right, and a long series of small data writes should not hold credentials
+that can drop collections. Run ``create_users`` (or ``create-users.js``) again after the
+upgrade so the writer gets ``rw`` on the new collections.
+
+Community summaries are searched by **exact** ``COSINE_SIMILARITY`` scans of the current
+generation (``search_communities_exact.aql``), never through a vector index: there are few
+communities (804 for the 17k entities of musique_train), and every analysis writes a new
+generation, while an IVF index is trained once, on the vectors present when it is built.
 """
 
 from __future__ import annotations
@@ -28,72 +75,43 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from arango.database import Database, StandardDatabase, TransactionDatabase
+from arango.database import Database
 
 from graphrag.config import ArangoSettings
 from graphrag.errors import StoreQueryError
 from graphrag.models import AnalysisState, Community, DocumentStatus
-from graphrag.stores.arango.batch import split_payload
 from graphrag.stores.arango.connection import ArangoConnection
+from graphrag.stores.arango.generations import (
+    GenerationPlan,
+    Lease,
+    key_room,
+    new_generation,
+    rank_payload,
+    save_generation,
+)
 from graphrag.stores.arango.mapping import (
     Doc,
     check_key,
     from_time,
     list_to_vector,
-    now_text,
     valid_keys,
     vector_to_list,
 )
-from graphrag.stores.arango.names import ANALYSIS_KEY, COMMUNITIES, ENTITIES, MEMBER_OF, META
 from graphrag.stores.arango.queries import Queries
-from graphrag.stores.arango.writes import in_transaction
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_COLLECTIONS = (ENTITIES, COMMUNITIES, MEMBER_OF, META)
-"""Collections the analysis transaction writes."""
 
-
-# --------------------------------------------------------------------------- one query each
-
-
-def query_clear_entity_ranks(queries: Queries, db: Database, keep: Sequence[str]) -> int:
-    """Clear the rank of ranked entities whose key is not in ``keep``; returns how many."""
-    found: Doc = queries.one(db, "clear_entity_ranks", {"keep": list(keep)})
-    return int(found.get("cleared") or 0)
-
-
-def query_save_entity_ranks(queries: Queries, db: Database, items: Sequence[Doc]) -> int:
-    """Set ``rank`` for ``[{key, rank}]`` (unknown keys skipped); returns how many were set."""
-    found: Doc = queries.one(db, "save_entity_ranks", {"ranks": list(items)})
-    return int(found.get("updated") or 0)
-
-
-def query_remove_communities(queries: Queries, db: Database) -> Doc:
-    """Remove every community and ``member_of`` edge; returns ``{member_of, communities}``."""
-    found: Doc = queries.one(db, "remove_communities", {})
-    return found
-
-
-def query_insert_communities(queries: Queries, db: Database, docs: Sequence[Doc]) -> int:
-    """Insert community documents; returns how many."""
-    found: Doc = queries.one(db, "insert_communities", {"communities": list(docs)})
-    return int(found.get("inserted") or 0)
-
-
-def query_insert_community_members(queries: Queries, db: Database, items: Sequence[Doc]) -> int:
-    """Insert ``member_of`` edges for ``[{entity, community, position}]`` of live entities."""
-    found: Doc = queries.one(db, "insert_community_members", {"members": list(items)})
-    return int(found.get("inserted") or 0)
+# --------------------------------------------------------------------------- readers
 
 
 def query_list_communities(queries: Queries, db: Database) -> list[Doc]:
-    """Community documents by level and ordinal, each with ``member_ids``."""
+    """Communities of the current generation by level and ordinal, with ``member_ids``."""
     return queries.rows(db, "list_communities", {})
 
 
 def query_get_communities(queries: Queries, db: Database, keys: Sequence[str]) -> list[Doc]:
-    """Community documents by key (any order), each with ``member_ids``."""
+    """Communities of the current generation by id (any order), with ``member_ids``."""
     return queries.rows(db, "get_communities", {"keys": list(keys)})
 
 
@@ -102,27 +120,25 @@ def query_entity_communities(queries: Queries, db: Database, keys: Sequence[str]
     return queries.rows(db, "list_entity_communities", {"keys": list(keys)})
 
 
-def query_save_analysis_state(queries: Queries, db: Database, state: Doc) -> None:
-    """Record the analysis (``{analyzed_at, communities, embedded}``) in ``meta``."""
-    queries.one(db, "save_analysis_state", {"key": ANALYSIS_KEY, "state": dict(state)})
-
-
 def query_analysis_state(queries: Queries, db: Database) -> Doc | None:
-    """The recorded analysis with its ``stale`` flag, or ``None``."""
+    """The record of the current analysis with its ``stale`` flag, or ``None``."""
     statuses = [str(status) for status in DocumentStatus]
-    found: Doc | None = queries.one(
-        db, "get_analysis_state", {"key": ANALYSIS_KEY, "statuses": statuses}
-    )
+    found: Doc | None = queries.one(db, "get_analysis_state", {"statuses": statuses})
     return found
 
 
 # --------------------------------------------------------------------------- mapping
 
 
-def community_to_doc(community: Community) -> Doc:
-    """Return the ``communities`` document of a community (members go to ``member_of``)."""
+def community_to_doc(community: Community, generation: str) -> Doc:
+    """Return the ``communities`` document of a community in ``generation``.
+
+    Members go to ``member_of`` edges (:func:`community_payload`).
+    """
     return {
-        "_key": community.id,
+        "_key": f"{generation}_{community.id}",
+        "id": community.id,
+        "generation": generation,
         "level": community.level,
         "ordinal": community.ordinal,
         "title": community.title,
@@ -136,7 +152,7 @@ def community_to_doc(community: Community) -> Doc:
 def doc_to_community(doc: Doc) -> Community:
     """Build a :class:`Community` from a row of ``list_communities.aql``."""
     return Community(
-        id=doc["_key"],
+        id=str(doc.get("id") or doc["_key"]),
         level=int(doc["level"]),
         ordinal=int(doc["ordinal"]),
         member_ids=list(doc.get("member_ids") or []),
@@ -179,22 +195,32 @@ def rank_items(ranks: Mapping[str, float]) -> list[Doc]:
     return items
 
 
-def community_payload(communities: Sequence[Community], dim: int) -> tuple[list[Doc], list[Doc]]:
-    """Validate communities; return their documents and ``member_of`` items.
+def _check_community(community: Community, generation: str, seen: set[str]) -> None:
+    check_key("community", community.id)
+    if community.id in seen:
+        raise _fail(f"community id {community.id!r} appears twice")
+    if len(community.id) > key_room(generation):
+        size = len(community.id)
+        raise _fail(f"community id {community.id!r} has {size} characters, over the "
+                    f"{key_room(generation)} that fit in a key with its generation")  # fmt: skip
+    seen.add(community.id)
+
+
+def community_payload(
+    communities: Sequence[Community], dim: int, generation: str
+) -> tuple[list[Doc], list[Doc]]:
+    """Validate communities; return their documents and ``member_of`` items in ``generation``.
 
     Raises:
-        StoreQueryError: On an invalid or repeated community id, or an embedding of
-            another dimension than ``dim``.
+        StoreQueryError: On an invalid, too long or repeated community id, or an embedding
+            of another dimension than ``dim``.
     """
     docs: list[Doc] = []
     members: list[Doc] = []
     seen: set[str] = set()
     for community in communities:
-        check_key("community", community.id)
-        if community.id in seen:
-            raise _fail(f"community id {community.id!r} appears twice")
-        seen.add(community.id)
-        doc = community_to_doc(community)
+        _check_community(community, generation, seen)
+        doc = community_to_doc(community, generation)
         if doc["embedding"] is not None and len(doc["embedding"]) != dim:
             size = len(doc["embedding"])
             raise _fail(f"community {community.id} has a {size}-d embedding, the store uses {dim}")
@@ -203,54 +229,23 @@ def community_payload(communities: Sequence[Community], dim: int) -> tuple[list[
             {"entity": entity, "community": community.id, "position": position}
             for position, entity in enumerate(valid_keys(community.member_ids))
         )
+    for n, item in enumerate(members):
+        item["key"] = f"{generation}_{n}"
     return docs, members
 
 
-# --------------------------------------------------------------------------- transaction
+def analysis_plan(
+    ranks: Mapping[str, float], communities: Sequence[Community], dim: int, batch_size: int
+) -> GenerationPlan:
+    """Validate an analysis and return what its new generation writes (no I/O).
 
-
-def write_analysis(
-    db: StandardDatabase,
-    queries: Queries,
-    ranks: list[Doc],
-    payload: tuple[list[Doc], list[Doc]],
-    batch_size: int,
-) -> Doc:
-    """Replace ranks and communities in one stream transaction (blocking).
-
-    Args:
-        db: The store's database.
-        queries: The AQL queries.
-        ranks: ``[{key, rank}]`` from :func:`rank_items`.
-        payload: Community documents and ``member_of`` items from :func:`community_payload`.
-        batch_size: Items per query.
-
-    Returns:
-        Counts ``{cleared, ranked, communities, members}``.
+    Raises:
+        StoreQueryError: See :func:`rank_items` and :func:`community_payload`.
     """
-    docs, members = payload
-
-    def work(txn: TransactionDatabase) -> Doc:
-        cleared = query_clear_entity_ranks(queries, txn, [r["key"] for r in ranks])
-        ranked = sum(
-            query_save_entity_ranks(queries, txn, part)
-            for part in split_payload("rank", ranks, max_items=batch_size)
-        )
-        query_remove_communities(queries, txn)
-        inserted = sum(
-            query_insert_communities(queries, txn, part)
-            for part in split_payload("community", docs, max_items=batch_size)
-        )
-        linked = sum(
-            query_insert_community_members(queries, txn, part)
-            for part in split_payload("member", members, max_items=batch_size)
-        )
-        embedded = sum(doc["embedding"] is not None for doc in docs)
-        state = {"analyzed_at": now_text(), "communities": inserted, "embedded": embedded}
-        query_save_analysis_state(queries, txn, state)
-        return {"cleared": cleared, "ranked": ranked, "communities": inserted, "members": linked}
-
-    return in_transaction(db, work, write=ANALYSIS_COLLECTIONS, what="saving the graph analysis")
+    generation = new_generation()
+    items = rank_payload(rank_items(ranks), generation)
+    docs, members = community_payload(communities, dim, generation)
+    return GenerationPlan(generation, items, docs, members, batch_size)
 
 
 # --------------------------------------------------------------------------- store methods
@@ -269,25 +264,27 @@ class ArangoAnalysis:
     async def save_analysis(
         self, ranks: Mapping[str, float], communities: Sequence[Community]
     ) -> None:
-        """Store entity ranks and replace all communities atomically (one stream transaction).
+        """Store entity ranks and replace all communities atomically (a new generation).
 
         Entities not in ``ranks`` get no rank; unknown entity ids (in ranks or members) are
-        ignored. The save is recorded in ``meta/analysis`` (see :meth:`analysis_state`).
+        ignored. Readers switch from the previous analysis to this one at once, when its
+        record ``analysis/current`` is written (see :meth:`analysis_state`).
 
         Raises:
             StoreQueryError: On a non-finite rank, an invalid or repeated community id, a
-                community embedding of another dimension, or a server error (nothing
-                written).
+                community embedding of another dimension, or a server error (the previous
+                analysis stays current).
+            StoreUnavailableError: If another analysis is being saved.
         """
-        items = rank_items(ranks)
-        payload = community_payload(communities, await self._require_dim())
-        batch_size = self._settings.batch_size
+        plan = analysis_plan(
+            ranks, communities, await self._require_dim(), self._settings.batch_size
+        )
+        lease = Lease(self._queries, plan.generation)
         counts = await self._conn.run(
             "saving the graph analysis",
-            lambda db: write_analysis(db, self._queries, items, payload, batch_size),
-            admin=True,  # meta and communities are read-only for the least-privilege writer
-        )
-        logger.debug("saved the graph analysis: %s", counts)
+            lambda db: save_generation(db, self._queries, plan, lease),
+        )  # as the writer: every collection it writes is rw for kg_writer (module docstring)
+        logger.debug("saved the graph analysis %s: %s", plan.generation, counts)
 
     async def list_communities(self) -> list[Community]:
         """Return the stored communities (level, then ordinal), members in saved order."""
@@ -308,7 +305,7 @@ class ArangoAnalysis:
             lambda db: query_get_communities(self._queries, db, keys),
             idempotent=True,
         )
-        found = {str(r["_key"]): doc_to_community(r) for r in rows}
+        found = {c.id: c for c in (doc_to_community(r) for r in rows)}
         return [found[i] for i in ids if i in found]
 
     async def communities_of(self, entity_ids: Sequence[str]) -> dict[str, list[str]]:

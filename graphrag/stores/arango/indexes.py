@@ -32,12 +32,15 @@ from graphrag.stores.arango.names import (
     API_KEYS,
     CHUNKS,
     CHUNKS_TEXT_INDEX,
+    COMMUNITIES,
     DEFAULT_VECTOR_BUILD_TIMEOUT,
     DOCUMENTS,
     ENTITIES,
+    ENTITY_RANKS,
     JOBS,
     KEYS,
     LINKS,
+    MEMBER_OF,
     MENTIONS,
     MERGES,
     RELATIONS,
@@ -75,15 +78,29 @@ PERSISTENT_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (JOBS, "idx_jobs_created_at", ("created_at",)),
     (API_KEYS, "idx_api_keys_key_hash", ("key_hash",)),
     (API_KEYS, "idx_api_keys_created_at", ("created_at",)),
+    (ENTITY_RANKS, "idx_entity_ranks_generation", ("generation", "rank")),
+    (COMMUNITIES, "idx_communities_generation", ("generation", "level", "ordinal")),
+    (MEMBER_OF, "idx_member_of_generation", ("generation",)),
 )
 """``(collection, index name, fields)`` of the persistent indexes (``[*]``: array index).
 
-``idx_entities_rank`` serves ``SORT ent.rank DESC, ent.mention_count DESC``
-(``aql/analyst/top_entities_by_rank.aql``) and the ``rank != null`` lookup of
-``clear_entity_ranks.aql``; ``idx_documents_updated_at`` serves the newest-first listings
-without a status filter (``list_documents.aql`` with ``@status`` null:
+``idx_entities_rank`` indexes the ``rank`` attribute that schema versions up to 3 stored on
+the entity documents: ``list_ranked_entities.aql`` finds the entities that still carry one
+(the range ``ent.rank > null``), once, after the first analysis of such a store in the
+generation format; ranks now live in ``entity_ranks``. ``idx_documents_updated_at`` serves
+the newest-first listings without a status filter (``list_documents.aql`` with ``@status`` null:
 ``SORT d.updated_at DESC, d._key DESC``; ``aql/analyst/newest_documents.aql``). Both are
 dense: a sparse index cannot serve a ``SORT`` over every document.
+
+The three ``generation`` indexes of the graph analysis are dense too: documents written
+before generations (communities and ``member_of`` edges of schema version 3) have none, and
+``FILTER x.generation == null`` must find them through the index (the first analysis in the
+generation format removes them in batches). ``idx_entity_ranks_generation`` serves the
+batched removal of a generation and the ranks of one generation
+(``aql/analyst/top_entities_by_rank.aql``); ``idx_communities_generation`` serves the
+listing of the current communities by level and ordinal (``list_communities.aql``), the
+exact scans of their summaries and the count in ``stats.aql``; ``idx_member_of_generation``
+serves the removal of a generation's edges (readers reach edges through the edge index).
 """
 
 OBSOLETE_INDEXES: Final = (

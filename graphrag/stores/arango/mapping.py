@@ -18,6 +18,12 @@ Document shapes (``_key`` is always the model id)::
     resolution_links  {a, b, score}                      (_key = l_ + digest(a, b))
     resolution_queue  {}                                 (_key = a dirty key)
 
+An entity's ``rank`` is read from ``entity_ranks`` of the current graph analysis
+(:mod:`graphrag.stores.arango.analysis`): the entity reads merge it into the row, so
+:func:`doc_to_entity` reads ``rank`` from the row; the ``rank`` stored on an entity document
+(written with a new entity, and by schema versions up to 3) is only read before the first
+analysis of schema version 4.
+
 ``aliases_norm`` holds the normalised name and aliases (what ``find_entities`` matches);
 ``embedding`` is omitted when absent, so sparse vector indexes skip the document. Documents,
 chunks and entities also carry a ``label`` (title, ``#ordinal`` + text start, name): the web

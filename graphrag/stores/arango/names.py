@@ -13,17 +13,29 @@ named graph: ``surfaces`` (how often each chunk mentions each key in each surfac
 
 The operational records of the HTTP API live in plain collections too: ``jobs`` (background
 jobs) and ``api_keys`` (API key records, hashes only).
+
+The graph analysis (see :mod:`graphrag.stores.arango.analysis`) is stored by **generation**:
+``entity_ranks`` (one small document per ranked entity, keyed ``<generation>_<entity key>``),
+the ``communities`` and ``member_of`` edges tagged with their ``generation``, and the plain
+collection ``analysis`` holding ``analysis/current`` (the record readers follow: which
+generation is current, when it was saved, what it saw) and ``analysis/lease`` (the one
+analysis being written).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """Version of the document shapes and indexes written by this code.
 
 Version 2 added the resolution state (chunk ``extraction``, document ``derived``, and the
-resolution collections). Version 3 added ``jobs`` and ``api_keys`` with their indexes."""
+resolution collections). Version 3 added ``jobs`` and ``api_keys`` with their indexes.
+Version 4 stores the graph analysis by generation (``entity_ranks``, ``analysis``, the
+``generation`` of communities and ``member_of`` edges, and their indexes); a version 3
+analysis (ranks on the entity documents, ``meta/analysis``) is read until the first version
+4 analysis replaces it. Older graphrag versions refuse a version 4 store: they would read
+and write the analysis in the old places."""
 
 MIN_SERVER_VERSION: Final = (3, 12, 6)
 """Oldest ArangoDB accepted: the vector indexes are ``sparse`` (documents without an
@@ -43,6 +55,8 @@ LOCKS: Final = "locks"
 WRITER_LOCK: Final = "writer"
 JOBS: Final = "jobs"
 API_KEYS: Final = "api_keys"
+ENTITY_RANKS: Final = "entity_ranks"
+ANALYSIS: Final = "analysis"
 
 RELATIONS: Final = "relations"
 MENTIONS: Final = "mentions"
@@ -52,7 +66,15 @@ MEMBER_OF: Final = "member_of"
 VERTEX_COLLECTIONS: Final = (DOCUMENTS, CHUNKS, ENTITIES, COMMUNITIES)
 RESOLUTION_COLLECTIONS: Final = (SURFACES, KEYS, LINKS, QUEUE)
 RECORD_COLLECTIONS: Final = (JOBS, API_KEYS)
-PLAIN_COLLECTIONS: Final = (MERGES, META, *RESOLUTION_COLLECTIONS, LOCKS, *RECORD_COLLECTIONS)
+ANALYSIS_COLLECTIONS: Final = (ENTITY_RANKS, ANALYSIS)
+PLAIN_COLLECTIONS: Final = (
+    MERGES,
+    META,
+    *RESOLUTION_COLLECTIONS,
+    LOCKS,
+    *RECORD_COLLECTIONS,
+    *ANALYSIS_COLLECTIONS,
+)
 EDGE_COLLECTIONS: Final = (RELATIONS, MENTIONS, PART_OF, MEMBER_OF)
 ALL_COLLECTIONS: Final = (*VERTEX_COLLECTIONS, *PLAIN_COLLECTIONS, *EDGE_COLLECTIONS)
 
@@ -79,6 +101,11 @@ WRITE_COLLECTIONS: Final = (
 """Collections a document write, delete or resolution transaction locks for writing (``locks``:
 the lease holder's transactions extend the lease, see ``fence_writer_lock.aql``)."""
 
+ANALYSIS_WRITES: Final = (ENTITY_RANKS, COMMUNITIES, MEMBER_OF, ANALYSIS, ENTITIES)
+"""Collections the statements of a graph-analysis save write: a generation's ranks,
+communities and ``member_of`` edges, the record and lease in ``analysis``, and (once, on a
+store analysed by version 3) the removal of the old ``rank`` attribute of entities."""
+
 CHUNKS_VIEW: Final = "chunks_view"
 CHUNKS_TEXT_INDEX: Final = "inv_chunks_text_topk"
 """The inverted index on ``chunks.text`` behind ``chunks_view`` (with ``optimizeTopK``)."""
@@ -97,7 +124,17 @@ Independent of the HTTP request timeout: the index is created in the background 
 ``trainingState`` polled."""
 
 ANALYSIS_KEY: Final = "analysis"
-"""Key of the ``meta`` document recording the last graph analysis."""
+"""Key of the ``meta`` document in which schema versions up to 3 recorded the graph analysis;
+read while ``analysis/current`` does not exist (an inert leftover afterwards)."""
+
+CURRENT_ANALYSIS: Final = "current"
+"""Key of the ``analysis`` document naming the current generation (the one readers follow)."""
+
+ANALYSIS_LEASE: Final = "lease"
+"""Key of the ``analysis`` document naming the generation being written (one at a time)."""
+
+MAX_KEY_LENGTH: Final = 254
+"""Longest ArangoDB ``_key`` in bytes (keys are ASCII: :func:`graphrag.ids.is_valid_key`)."""
 
 VECTOR_TARGETS: Final = (CHUNKS, ENTITIES, KEYS)
 """Collections whose ``embedding`` gets a vector index.

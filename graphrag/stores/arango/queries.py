@@ -11,12 +11,17 @@ Where the files come from (:func:`aql_folder`): ``aql/`` at the repository root 
 place they live. A wheel carries them as package data at ``graphrag/_aql/`` (pyproject.toml
 maps the build's ``graphrag._aql`` package to ``aql/``), read with :mod:`importlib.resources`;
 a source checkout or an editable install reads ``aql/`` itself.
+
+Shared blocks live once, in ``aql/fragments/<name>.aql``: a query file names one with a line
+``// @include <name>``, replaced by the fragment's text when the files are loaded
+(:mod:`graphrag.stores.arango.includes`), so :meth:`Queries.text` and the server get the
+assembled query.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -26,6 +31,7 @@ from arango.cursor import Cursor
 from arango.database import Database
 
 from graphrag.errors import ConfigError
+from graphrag.stores.arango.includes import FRAGMENTS, assemble
 
 Doc = dict[str, Any]
 
@@ -47,6 +53,15 @@ def aql_folder() -> Traversable:
     """
     packaged = resources.files("graphrag").joinpath(PACKAGED_AQL)
     return packaged if packaged.is_dir() else AQL_DIR
+
+
+def _read_aql(entries: Iterable[Traversable]) -> dict[str, str]:
+    """``{name: text}`` of the ``<name>.aql`` files among ``entries``."""
+    return {
+        f.name.removesuffix(".aql"): f.read_text(encoding="utf-8")
+        for f in entries
+        if f.name.endswith(".aql") and f.is_file()
+    }
 
 
 def _exact_target(target: str) -> str:
@@ -78,7 +93,12 @@ class Queries:
                 "editable install (pip install -e .) that has aql/ next to graphrag/"
             )
             raise ConfigError(msg)
-        return {f.name.removesuffix(".aql"): f.read_text(encoding="utf-8") for f in files}
+        parts = self.folder.joinpath(FRAGMENTS)
+        fragments = _read_aql(parts.iterdir()) if parts.is_dir() else {}
+        return {
+            name: assemble(text, fragments, f"{name}.aql")
+            for name, text in _read_aql(files).items()
+        }
 
     def _all(self) -> dict[str, str]:
         if self._texts is None:
@@ -96,10 +116,13 @@ class Queries:
         return sorted(self._all())
 
     def text(self, name: str) -> str:
-        """Return the text of ``aql/<name>.aql`` (all files are read once, on first use).
+        """Return the text of ``aql/<name>.aql``, its ``// @include`` lines expanded.
+
+        All files are read and assembled once, on first use.
 
         Raises:
-            ConfigError: If the folder or the file is missing.
+            ConfigError: If the folder or the file is missing, or an include line of any
+                file is malformed, names a missing fragment, loops or repeats a fragment.
         """
         texts = self._all()
         try:

@@ -3,7 +3,11 @@
 :func:`ensure_objects` is idempotent and only writes what is missing or obsolete, so a
 read-only user can run it against a complete schema (it then only reads); on a store of an
 older version it drops the indexes no query uses and moves ``chunks_view`` to the inverted
-index with the BM25 top-k optimisation. :func:`build_vector_indexes` rebuilds the IVF vector
+index with the BM25 top-k optimisation. Schema version 4 adds the collections and indexes of
+the graph analysis by generation (``entity_ranks``, ``analysis``, the ``generation`` indexes
+of ``entity_ranks``, ``communities`` and ``member_of``: see
+:mod:`graphrag.stores.arango.analysis`); the data of an older analysis is not converted but
+read until the first new analysis replaces it. :func:`build_vector_indexes` rebuilds the IVF vector
 indexes after a load: they are trained on the data present, so a new index is built in the
 background next to the current one and swapped in once trained
 (:func:`~graphrag.stores.arango.indexes.build_target`), sized

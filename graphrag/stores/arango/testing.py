@@ -145,9 +145,10 @@ def example_binds(text: str, dim: int, graph: str) -> dict[str, Any]:
         "max_relations": 20,
         "graph": graph,
     }
-    declared = _PARAMS.search(text)
+    # an assembled query has one @params line per file (the query's and its fragments')
+    declared = _PARAMS.findall(text)
     names = (
-        [p.strip() for p in declared.group(1).split(",") if p.strip()]
+        list(dict.fromkeys(p.strip() for line in declared for p in line.split(",") if p.strip()))
         if declared
         else sorted(set(_BINDS.findall(text)))
     )

@@ -4,11 +4,12 @@ Least privilege (docs/arango.md, "Users and least privilege"): every grant names
 of :data:`~graphrag.stores.arango.names.ALL_COLLECTIONS`, never the ``*`` wildcard (which
 would also cover collections created later).
 
-- ``kg_writer`` (ingestion, the HTTP API): database ``ro`` (*Access*: no collection, index or
-  view changes), ``rw`` on :data:`WRITER_COLLECTIONS` (what ingestion, deletion, entity
-  resolution, jobs and API keys write) and ``ro`` on :data:`WRITER_READ_ONLY`: ``meta`` and
-  ``communities``, which only ``graphrag schema`` and ``graphrag analyze`` write (run them as
-  the admin).
+- ``kg_writer`` (ingestion, the HTTP API, ``graphrag analyze``): database ``ro`` (*Access*:
+  no collection, index or view changes), ``rw`` on :data:`WRITER_COLLECTIONS` (what
+  ingestion, deletion, entity resolution, jobs, API keys and the graph analysis write:
+  ``entity_ranks``, ``communities``, ``member_of``, ``analysis``) and ``ro`` on
+  :data:`WRITER_READ_ONLY`: ``meta`` (the schema record), which only ``graphrag schema``
+  writes (run it as the admin).
 - ``kg_reader`` and ``kg_analyst`` (query service, LLM-written AQL, web UI): database ``ro``,
   ``ro`` on every collection.
 
@@ -28,7 +29,12 @@ from arango.exceptions import PermissionResetError
 
 from graphrag.config import ArangoSettings
 from graphrag.stores.arango.connection import SYSTEM_DATABASE, ArangoConnection
-from graphrag.stores.arango.names import ALL_COLLECTIONS, RECORD_COLLECTIONS, WRITE_COLLECTIONS
+from graphrag.stores.arango.names import (
+    ALL_COLLECTIONS,
+    ANALYSIS_WRITES,
+    RECORD_COLLECTIONS,
+    WRITE_COLLECTIONS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +42,15 @@ WRITER = "kg_writer"
 READER = "kg_reader"
 ANALYST = "kg_analyst"
 
-WRITER_COLLECTIONS: Final = (*WRITE_COLLECTIONS, *RECORD_COLLECTIONS)
+WRITER_COLLECTIONS: Final = tuple(
+    dict.fromkeys((*WRITE_COLLECTIONS, *RECORD_COLLECTIONS, *ANALYSIS_WRITES))
+)
 """Collections the writer may change: those of document writes, deletes and entity resolution
-(:data:`~graphrag.stores.arango.names.WRITE_COLLECTIONS`) and the API's jobs and API keys."""
+(:data:`~graphrag.stores.arango.names.WRITE_COLLECTIONS`), the API's jobs and API keys, and
+those of the graph analysis (:data:`~graphrag.stores.arango.names.ANALYSIS_WRITES`)."""
 
 WRITER_READ_ONLY: Final = tuple(c for c in ALL_COLLECTIONS if c not in WRITER_COLLECTIONS)
-"""The other collections (``communities``, ``meta``): the writer only reads them."""
+"""The other collections (``meta``, the schema record): the writer only reads them."""
 
 
 def collection_grants(collection_level: str, read_only: Sequence[str] = ()) -> dict[str, str]:

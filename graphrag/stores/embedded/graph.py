@@ -139,20 +139,26 @@ def relations_among(index: GraphIndex, entities: IntArray) -> IntArray:
 
 
 def graph_chunks(
-    index: GraphIndex, entities: IntArray, scores: FloatArray, k: int
+    index: GraphIndex, entities: IntArray, scores: FloatArray, k: int, cap: int
 ) -> tuple[list[Hit], dict[str, list[str]]]:
     """Score chunks by the summed scores of the given entities they mention.
+
+    Each entity contributes at most ``cap`` chunks: its strongest mentions (most spans), then
+    by chunk id, as ``aql/fragments/candidates.aql`` reads them; a hub entity mentioned in
+    many chunks adds ``cap`` of them.
 
     Args:
         index: The graph index.
         entities: Entity positions (e.g. an expansion), in score order.
         scores: Their scores.
         k: Chunks to return.
+        cap: Chunks read per entity (``degree_cap``).
 
     Returns:
-        The top ``k`` chunk hits and, for each, the given entity ids it mentions (best first).
+        The top ``k`` chunk hits (ties by chunk id) and, for each, the given entity ids it
+        was read for (best first).
     """
-    positions, owners = gather(index.ent_ptr, entities)
+    positions, owners = gather(index.ent_ptr, entities, max(cap, 0))
     if positions.size == 0 or k <= 0:
         return [], {}
     score_of = np.zeros(len(index.entity_ids))

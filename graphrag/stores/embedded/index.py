@@ -196,7 +196,8 @@ class GraphIndex:
         rel_ids, rel_src, rel_dst, rel_weight: One entry per relation (weight = evidence sum).
         adj_ptr, adj_nbr, adj_w: Undirected entity adjacency, parallel relations summed,
             each row sorted by weight (descending).
-        ent_ptr, ent_chunk, ent_w: Chunks mentioning each entity, most spans first.
+        ent_ptr, ent_chunk, ent_w: Chunks mentioning each entity, most spans first, then by
+            chunk id (chunk positions follow the ids).
         chk_ptr, chk_ent, chk_w: Entities mentioned by each chunk.
         inc_ptr, inc_rel: Relations incident to each entity (either end).
     """
@@ -225,7 +226,9 @@ class GraphIndex:
     def load(cls, conn: sqlite3.Connection) -> GraphIndex:
         """Read relations and mentions (call inside one read transaction)."""
         entity_ids = [str(r[0]) for r in conn.execute("SELECT id FROM entities ORDER BY rowid")]
-        chunk_ids = [str(r[0]) for r in conn.execute("SELECT id FROM chunks ORDER BY rowid")]
+        # chunk positions in id order: an entity's chunks (ent_*) are then ordered by most
+        # spans, then chunk id, as the ArangoDB queries sort them (``m._from``)
+        chunk_ids = [str(r[0]) for r in conn.execute("SELECT id FROM chunks ORDER BY id")]
         entity_pos = {e: i for i, e in enumerate(entity_ids)}
         chunk_pos = {c: i for i, c in enumerate(chunk_ids)}
         rel_rows = conn.execute(

@@ -275,7 +275,9 @@ class EmbeddedGraphStore(ResolutionMethods, RecordMethods, AnalysisMethods):
         )  # fmt: skip
         positions = index.entity_positions([h.id for h in expansion.entities])
         scores = np.array([h.score for h in expansion.entities], dtype=float)
-        graph_hits, chunk_entities = graph.graph_chunks(index, positions, scores, request.k_chunks)
+        graph_hits, chunk_entities = graph.graph_chunks(
+            index, positions, scores, request.k_chunks, request.degree_cap
+        )
         return Candidates(
             vector_chunks=vector_chunks,
             bm25_chunks=bm25,
@@ -289,7 +291,8 @@ class EmbeddedGraphStore(ResolutionMethods, RecordMethods, AnalysisMethods):
         """Vector seeds + BM25 + traversal + chunk collection in one call.
 
         Explicit ``seed_entity_ids`` score 1.0 (or their vector score if higher); unknown
-        ones are ignored.
+        ones are ignored. Each kept entity adds at most ``degree_cap`` chunks, its strongest
+        mentions (most spans) first, then by chunk id.
         """
         return await self._run(self._candidates, request)
 

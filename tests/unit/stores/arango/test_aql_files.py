@@ -1,5 +1,6 @@
-"""The AQL files: they pass aql-lint, the typed methods bind exactly what each file uses,
-the shared expansion block is identical in its three files, and no Python builds AQL."""
+"""The AQL files: they and the queries assembled from them pass aql-lint, the typed methods
+bind exactly what each assembled query uses, shared blocks live once in ``aql/fragments/``
+(``// @include`` lines, expanded on load), and no Python builds AQL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from graphrag.errors import ConfigError
+from graphrag.stores.arango.includes import FRAGMENTS, marker_name
 from graphrag.stores.arango.queries import AQL_DIR, Queries
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -43,6 +45,44 @@ def lint_binds() -> dict[str, set[str]]:
         | set(v["collections"])
         for path, v in listed.items()
     }
+
+
+def _list_binds(folder: Path) -> dict[str, set[str]]:
+    done = lint("--list-binds", str(folder))
+    assert done.returncode == 0, done.stderr
+    return {
+        Path(path).resolve().relative_to(folder.resolve()).as_posix(): set(v["values"])
+        | set(v["collections"])
+        for path, v in json.loads(done.stdout).items()
+    }
+
+
+@pytest.fixture(scope="module")
+def assembled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every query as the server gets it (includes expanded), one file per query."""
+    folder = tmp_path_factory.mktemp("assembled")
+    queries = Queries()
+    for name in queries.names():
+        (folder / f"{name}.aql").write_text(queries.text(name), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def assembled_binds(assembled_dir: Path) -> dict[str, set[str]]:
+    """Bind parameters of every assembled query, by file name (``<name>.aql``)."""
+    if not LINT.exists():
+        pytest.skip(f"aql-lint not found at {LINT}")
+    return _list_binds(assembled_dir)
+
+
+@needs_lint
+def test_every_assembled_query_passes_aql_lint(assembled_dir: Path) -> None:
+    """The @params lines of a file and of its fragments together declare the query's binds."""
+    done = lint("-q", str(assembled_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.stem for p in assembled_dir.glob("*.aql")) == sorted(
+        p.stem for p in AQL_DIR.glob("*.aql")
+    )
 
 
 @needs_lint
@@ -200,7 +240,9 @@ def _direct_calls() -> dict[str, set[str]]:
     return found
 
 
-def test_each_method_binds_exactly_what_its_file_uses(lint_binds: dict[str, set[str]]) -> None:
+def test_each_method_binds_exactly_what_its_file_uses(
+    assembled_binds: dict[str, set[str]],
+) -> None:
     queries = Queries()
     db = RecordingDb()
     _invocations(queries, db)
@@ -209,10 +251,10 @@ def test_each_method_binds_exactly_what_its_file_uses(lint_binds: dict[str, set[
     for text, binds in db.aql.calls:
         name = by_text[text]
         used.add(name)
-        assert set(binds) == lint_binds[name], name
+        assert set(binds) == assembled_binds[name], name
     for name, keys in _direct_calls().items():
-        assert name in lint_binds, f"{name} is run but missing in aql/"
-        assert keys == lint_binds[name], name
+        assert name in assembled_binds, f"{name} is run but missing in aql/"
+        assert keys == assembled_binds[name], name
         used.add(name)
     every = {p.name for p in AQL_DIR.glob("*.aql")}
     assert used == every, f"AQL files without a method: {sorted(every - used)}"
@@ -226,13 +268,13 @@ CANDIDATES = (
 )
 
 
-def test_candidates_binds_differ_only_by_nprobe(lint_binds: dict[str, set[str]]) -> None:
-    approx = lint_binds["retrieve_candidates.aql"]
-    exact = lint_binds["retrieve_candidates_exact.aql"]
+def test_candidates_binds_differ_only_by_nprobe(assembled_binds: dict[str, set[str]]) -> None:
+    approx = assembled_binds["retrieve_candidates.aql"]
+    exact = assembled_binds["retrieve_candidates_exact.aql"]
     assert approx - exact == {"nprobe"}
     assert exact <= approx
     for mixed in CANDIDATES[2:]:
-        assert lint_binds[mixed] == approx, mixed
+        assert assembled_binds[mixed] == approx, mixed
 
 
 def _subquery(name: str, start: str) -> str:
@@ -254,7 +296,8 @@ def test_mixed_candidates_use_the_index_of_one_collection_only() -> None:
     }
     for name, modes in expected.items():
         assert (uses_index(name, chunks), uses_index(name, entities)) == modes, name
-    body = {name: (AQL_DIR / name).read_text().split("LET knn_entities")[1] for name in CANDIDATES}
+    texts = {name: Queries().text(name.removesuffix(".aql")) for name in CANDIDATES}
+    body = {name: text.split("LET knn_entities")[1] for name, text in texts.items()}
     approx_seeds = body["retrieve_candidates.aql"]
     assert (
         body["retrieve_candidates_exact_entities.aql"].split("LET asked")[1]
@@ -285,7 +328,7 @@ def test_bm25_queries_sort_by_the_optimised_expression_alone() -> None:
     assert text_index_definition()["optimizeTopK"] == [BM25_TOP_K] == ["BM25(@doc) DESC"]
     queries = {"search_chunks_bm25.aql": "LIMIT @k"} | dict.fromkeys(CANDIDATES, "LIMIT @k_chunks")
     for name, limit in queries.items():
-        text = (AQL_DIR / name).read_text()
+        text = Queries().text(name.removesuffix(".aql"))
         part = text[text.index("FOR c IN chunks_view") :]
         lines = [line.strip() for line in part.splitlines()]
         assert lines[1] == 'SEARCH c.text IN TOKENS(@text, "text_en")', name
@@ -293,19 +336,80 @@ def test_bm25_queries_sort_by_the_optimised_expression_alone() -> None:
         assert "FOR flag" not in text, name  # no enclosing loop around the view
 
 
-def _expansion_block(name: str) -> str:
-    text = (AQL_DIR / name).read_text()
-    start = text.index("// ---- expansion")
-    end = text.index("// ---- end of expansion ----")
-    return text[start:end]
+RETRIEVAL = ("expand_entities.aql", "fetch_subgraph.aql", *CANDIDATES)
+"""The retrieval queries; with ``aql/fragments/`` they must not repeat blocks of code."""
 
 
-def test_expansion_block_is_identical_in_its_five_files() -> None:
-    block = _expansion_block("expand_entities.aql")
-    assert "LIMIT @degree_cap" in block
-    assert 'edgeCollections: ["relations"]' in block
+def _code_lines(text: str) -> list[str]:
+    return [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("//")
+    ]
+
+
+def _without_knn(text: str) -> str:
+    """A candidates file without its two kNN blocks (what tells the four variants apart)."""
+    for start in ("LET vector_chunks = (", "LET knn_entities = ("):
+        begin = text.index(start)
+        text = text[:begin] + text[text.index("\n)\n", begin) + 3 :]
+    return text
+
+
+def test_the_expansion_lives_once_in_its_fragment() -> None:
+    fragment = (AQL_DIR / FRAGMENTS / "expansion.aql").read_text().rstrip("\n")
+    candidates = (AQL_DIR / FRAGMENTS / "candidates.aql").read_text().rstrip("\n")
+    assert "LIMIT @degree_cap" in fragment
+    assert 'edgeCollections: ["relations"]' in fragment
+    raw = {p.relative_to(AQL_DIR).as_posix(): p.read_text() for p in AQL_DIR.rglob("*.aql")}
+    assert [n for n, t in raw.items() if "LET reach_rows" in t] == ["fragments/expansion.aql"]
+    queries = Queries()
+    for name in ("expand_entities.aql", *CANDIDATES):
+        text = queries.text(name.removesuffix(".aql"))
+        assert text.count(fragment) == 1, name
+        assert text.count("LET reach_rows = (") == 1, name
+        assert text.count("// ---- begin fragments/expansion.aql ----") == 1, name
+        if name in CANDIDATES:
+            assert text.count(candidates.split("// @include expansion")[0]) == 1, name
+            assert text.count("LET graph_rows = (") == 1, name
+            assert _code_lines(text)[-2:] == ["graph_chunks: graph_chunks", "}"], name
+    for name in queries.names():
+        assert not [ln for ln in queries.text(name).splitlines() if marker_name(ln, name)], name
+
+
+def test_a_candidates_file_is_its_two_knn_blocks_and_the_shared_rest() -> None:
     for name in CANDIDATES:
-        assert _expansion_block(name) == block, name
+        code = _code_lines(_without_knn((AQL_DIR / name).read_text()))
+        assert code == [], name
+        assert (AQL_DIR / name).read_text().rstrip().endswith("// @include candidates"), name
+
+
+def test_no_block_of_code_is_repeated_in_the_retrieval_queries() -> None:
+    """No run of five code lines appears in two of the files (comments and kNN blocks aside)."""
+    files = {name: (AQL_DIR / name).read_text() for name in RETRIEVAL}
+    files |= {f"{FRAGMENTS}/{p.name}": p.read_text() for p in (AQL_DIR / FRAGMENTS).glob("*.aql")}
+    runs: dict[tuple[str, ...], set[str]] = {}
+    for name, text in files.items():
+        lines = _code_lines(_without_knn(text) if name in CANDIDATES else text)
+        for i in range(len(lines) - 4):
+            runs.setdefault(tuple(lines[i : i + 5]), set()).add(name)
+    repeated = {run: names for run, names in runs.items() if len(names) > 1}
+    assert repeated == {}
+
+
+def test_candidates_and_subgraph_cap_the_mentions_per_entity_alike() -> None:
+    """At most @degree_cap mentions per entity: most spans first, then by chunk."""
+    cap = "SORT MAX([LENGTH(m.spans), 1]) DESC, m._from\nLIMIT @degree_cap\nRETURN m._from"
+    for name in ("fetch_subgraph.aql", f"{FRAGMENTS}/candidates.aql"):
+        assert cap in "\n".join(_code_lines((AQL_DIR / name).read_text())), name
+    for name in CANDIDATES:
+        code = "\n".join(_code_lines(Queries().text(name.removesuffix(".aql"))))
+        assert code.count("FOR m IN mentions") == 1, name
+        assert code.count(cap) == 1, name
+
+
+def test_queries_loaded_raw_have_no_include_lines() -> None:
+    """The analyst queries are read as they are (pipelines/analyst_queries.py)."""
+    for path in (AQL_DIR / "analyst").glob("*.aql"):
+        assert not [ln for ln in path.read_text().splitlines() if marker_name(ln, path.name)]
 
 
 def test_vector_queries_have_the_index_pattern() -> None:

@@ -104,7 +104,9 @@ def _aql_texts() -> dict[str, str]:
 
 def test_the_new_indexes_match_sorts_the_queries_use() -> None:
     texts = _aql_texts()
-    assert "SORT ent.rank DESC, ent.mention_count DESC" in texts["analyst/top_entities_by_rank.aql"]
+    top = texts["analyst/top_entities_by_rank.aql"]  # ranks: entity_ranks, by generation
+    assert "FILTER r.generation == generation" in top
+    assert "SORT r.rank DESC, ent.mention_count DESC" in top
     assert "SORT d.updated_at DESC, d._key DESC" in texts["list_documents.aql"]
     assert "FILTER @status == null OR d.status == @status" in texts["list_documents.aql"]
     assert "SORT d.updated_at DESC" in texts["analyst/newest_documents.aql"]

@@ -1,8 +1,9 @@
 """Least privilege on ArangoDB, without a server.
 
-- The writer's grants follow from what the code writes: the collections the AQL files modify
-  (outside the graph analysis, which runs as kg_admin) are exactly the writer's ``rw``
-  collections; ``meta`` and ``communities`` stay ``ro``.
+- The writer's grants follow from what the code writes: every collection an AQL file
+  modifies (ingestion, the API, and the graph analysis, which runs as kg_writer) is one of
+  the writer's ``rw`` collections; ``meta`` (written by ``graphrag schema`` only, through
+  python-arango as kg_admin) stays ``ro``.
 - deploy/arango-init/create-users.js, run under node with a stand-in of arangosh's modules,
   creates the collections before it grants them (ArangoDB refuses grants on collections that
   do not exist) and grants exactly what :mod:`graphrag.stores.arango.users` grants, never
@@ -44,7 +45,7 @@ from graphrag.stores.arango.users import (
 
 ROOT = Path(__file__).resolve().parents[4]
 INIT_SCRIPT = ROOT / "deploy" / "arango-init" / "create-users.js"
-ANALYSIS = ROOT / "graphrag" / "stores" / "arango" / "analysis.py"
+PACKAGE = ROOT / "graphrag" / "stores" / "arango"
 
 # --------------------------------------------------------------------------- what is written
 
@@ -85,9 +86,9 @@ def written_collections(text: str) -> set[str]:
     return found
 
 
-def _analysis_files() -> set[str]:
-    """The query files run by the graph analysis (graphrag analyze, as kg_admin)."""
-    text = ANALYSIS.read_text(encoding="utf-8")
+def _files_run_by(module: str) -> set[str]:
+    """The query files a module of the package runs directly (``queries.one/rows``)."""
+    text = (PACKAGE / module).read_text(encoding="utf-8")
     return set(re.findall(r"queries\.(?:one|rows)\(\s*\w+,\s*\"(\w+)\"", text))
 
 
@@ -100,37 +101,64 @@ def test_the_write_detector_finds_the_targets() -> None:
     assert written_collections("LET r = REMOVE_VALUE(@a, 1) RETURN r") == set()
 
 
-def test_the_writer_may_change_exactly_what_ingestion_and_the_api_write() -> None:
-    analysis = _analysis_files()
-    assert {"save_analysis_state", "insert_communities", "remove_communities"} <= analysis
+def _writes_by_file() -> dict[str, set[str]]:
+    return {
+        path.stem: written_collections(path.read_text(encoding="utf-8"))
+        for path in sorted(AQL_DIR.glob("*.aql"))
+    }
+
+
+def test_the_writer_may_change_exactly_what_the_code_writes() -> None:
+    writes = _writes_by_file()
     by_writer: dict[str, set[str]] = {}
-    by_analysis: set[str] = set()
-    for path in sorted(AQL_DIR.glob("*.aql")):
-        written = written_collections(path.read_text(encoding="utf-8"))
-        if path.stem in analysis:
-            by_analysis |= written
-        else:
-            for collection in written:
-                by_writer.setdefault(collection, set()).add(path.name)
+    for name, written in writes.items():
+        for collection in written:
+            by_writer.setdefault(collection, set()).add(name)
     assert "@@collection" not in by_writer  # collection binds would hide the target
     assert set(by_writer) <= set(WRITER_COLLECTIONS), {
         c: f for c, f in by_writer.items() if c not in WRITER_COLLECTIONS
     }
-    # meta and communities: written by the analysis only (and by graphrag schema, as admin)
-    assert set(WRITER_READ_ONLY) == {n.META, n.COMMUNITIES}
-    assert set(WRITER_READ_ONLY) <= by_analysis
-    assert set(WRITER_READ_ONLY).isdisjoint(by_writer)
+    # meta: written by graphrag schema only (python-arango, as kg_admin), by no AQL file
+    assert set(WRITER_READ_ONLY) == {n.META}
+    assert n.META not in by_writer
     # ingestion writes these with insert_many (document API), outside AQL
     assert {n.DOCUMENTS, n.CHUNKS, n.PART_OF, n.MENTIONS} <= set(WRITER_COLLECTIONS)
     assert {n.JOBS, n.API_KEYS, n.LOCKS} <= set(by_writer)
 
 
-def test_grants_name_every_collection_and_only_meta_and_communities_are_read_only() -> None:
+def test_the_analysis_writes_only_its_collections_as_the_writer() -> None:
+    saved = _files_run_by("generations.py")
+    assert {
+        "acquire_analysis_lease",
+        "renew_analysis_lease",
+        "release_analysis_lease",
+        "save_entity_ranks",
+        "insert_communities",
+        "insert_community_members",
+        "save_analysis_state",
+        "remove_analysis_generation",
+        "clear_entity_ranks",
+    } <= saved
+    writes = _writes_by_file()
+    by_analysis = set().union(*(writes[name] for name in saved))
+    assert by_analysis == set(n.ANALYSIS_WRITES)
+    assert by_analysis <= set(WRITER_COLLECTIONS)
+    assert {n.COMMUNITIES, n.ENTITY_RANKS, n.ANALYSIS, n.MEMBER_OF} <= set(WRITER_COLLECTIONS)
+    # entities: only the one-time removal of the ranks older versions stored on them
+    assert [name for name in saved if n.ENTITIES in writes[name]] == ["clear_entity_ranks"]
+    # the readers of analysis.py write nothing
+    assert all(not writes[name] for name in _files_run_by("analysis.py"))
+    # and the save runs as the writer, not the admin
+    assert "admin=True" not in (PACKAGE / "analysis.py").read_text(encoding="utf-8")
+
+
+def test_grants_name_every_collection_and_only_meta_is_read_only() -> None:
     writer = writer_grants()
     assert set(writer) == set(n.ALL_COLLECTIONS)
-    assert {c for c, level in writer.items() if level == "ro"} == {n.META, n.COMMUNITIES}
+    assert {c for c, level in writer.items() if level == "ro"} == {n.META}
     assert reader_grants() == dict.fromkeys(n.ALL_COLLECTIONS, "ro")
     assert "*" not in writer
+    assert {n.ENTITY_RANKS, n.ANALYSIS} <= set(n.PLAIN_COLLECTIONS)
 
 
 # --------------------------------------------------------------------------- the init script

@@ -5,9 +5,9 @@ Document shapes (``_key`` is always the model id)::
     documents  {source, title, mime, content_hash, metadata, status, chunk_count, error,
                 updated_at, derived}
     chunks     {document_id, ordinal, text, start, end, token_count, embedding?, extraction?}
-    entities   {name, name_norm, type, aliases, aliases_norm, description, rank,
+    entities   {name, name_norm, type, aliases, aliases_norm, description?, rank (legacy),
                 source_ids (chunks that mention it), mention_count, embedding?}
-    relations  {_from, _to, predicate, kind, weight, description,
+    relations  {_from, _to, predicate, kind, weight, description?,
                 evidence: [{chunk_id, sentence, weight}], source_ids (evidence chunks)}
     mentions   {_from: chunks/.., _to: entities/.., surface_forms, spans}
     part_of    {_from: chunks/.., _to: documents/..}          (_key = chunk id)
@@ -356,11 +356,13 @@ def entity_payload(entity: Entity, source_ids: Sequence[str]) -> Doc:
         "type": entity.type,
         "aliases": aliases,
         "aliases_norm": _names_norm([entity.name, *aliases]),
-        "description": entity.description,
-        "rank": entity.rank,
         "source_ids": ids,
         "mention_count": len(ids),
     }
+    # no null attributes are written (sparse indexes skip a missing embedding, not a null
+    # one), and no rank: ranks live in entity_ranks, written by the analysis
+    if entity.description is not None:
+        doc["description"] = entity.description
     embedding = vector_to_list(entity.embedding)
     if embedding is not None:
         doc["embedding"] = embedding
@@ -420,18 +422,20 @@ def evidence_docs(relation: Relation) -> list[Doc]:
 
 
 def relation_to_doc(relation: Relation, evidence: Sequence[Doc]) -> Doc:
-    """Return the ``relations`` edge of a relation with the given evidence."""
-    return {
+    """Return the ``relations`` edge of a relation with the given evidence (no null values)."""
+    doc: Doc = {
         "_key": relation.id,
         "_from": vertex_id(ENTITIES, relation.source_id),
         "_to": vertex_id(ENTITIES, relation.target_id),
         "predicate": relation.predicate,
         "kind": str(relation.kind),
         "weight": float(sum(e["weight"] for e in evidence)),
-        "description": relation.description,
         "evidence": list(evidence),
         "source_ids": sorted({e["chunk_id"] for e in evidence}),
     }
+    if relation.description is not None:
+        doc["description"] = relation.description
+    return doc
 
 
 def doc_to_relation(doc: Doc, *, chunk_filter: set[str] | None = None) -> Relation:

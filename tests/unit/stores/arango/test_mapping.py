@@ -461,3 +461,27 @@ def test_unknown_entities_fail_unless_stored_or_given_earlier() -> None:
     assert position == 0
     assert "unknown entities" in str(error)
     assert "'b.txt'" in str(error)
+
+
+def test_no_null_attribute_is_written_for_entities_and_relations() -> None:
+    bare = person("Edda Vale").model_copy(update={"embedding": None, "description": None})
+    doc = m.entity_payload(bare, ["c_1"])["doc"]
+    assert None not in doc.values()
+    assert "embedding" not in doc  # sparse vector index: absent, never null
+    assert "description" not in doc
+    assert "rank" not in doc  # ranks live in entity_ranks (the analysis writes them)
+    rel = Relation(
+        id="r_2",
+        source_id="e_1",
+        target_id="e_2",
+        predicate="meet",
+        kind=RelationKind.SVO,
+        evidence=[Evidence(chunk_id="c_1", sentence="s", weight=1.0)],
+    )
+    edge = m.relation_to_doc(rel, m.evidence_docs(rel))
+    assert None not in edge.values()
+    assert "description" not in edge
+    described = rel.model_copy(update={"description": "met in Paris"})
+    assert m.relation_to_doc(described, m.evidence_docs(described))["description"] == (
+        "met in Paris"
+    )

@@ -140,7 +140,7 @@ VECTOR_TARGETS: Final = (CHUNKS, ENTITIES, KEYS)
 """Collections whose ``embedding`` gets a vector index.
 
 ``communities`` is searched by exact scans only: it holds few documents (about one per 20
-entities), and every ``graphrag analyze`` removes and re-inserts them all, while an IVF
+entities), and every ``graphrag analyze`` writes a new generation of them all, while an IVF
 index is trained once on the vectors present (a stale index would serve the next analysis).
 """
 

@@ -114,12 +114,20 @@ def evaluate(
     """Score retrieval modes on a dataset: recall@2/5/10, all-gold@5/8, latency.
 
     The corpus is indexed into <out>/index.db (an embedded store, whatever --store and --db
-    say); results go to <out>/results.json, results.md and recall.png.
+    say); results go to <out>/results.json, results.md and recall.png. With an LLM the
+    answers' EM and F1 are scored too; when answers failed or the LLM budget stopped them,
+    one summary line says so and the command exits with code 1 (the results are written).
     """
     from graphrag.evaluation import load_dataset
     from pipelines.eval_job import parse_modes, run_eval
     from pipelines.payloads import eval_payload
-    from pipelines.report import eval_table, progress_bar, progress_callback, write_eval_report
+    from pipelines.report import (
+        eval_table,
+        printable,
+        progress_bar,
+        progress_callback,
+        write_eval_report,
+    )
 
     with errors():
         settings = opts.settings()
@@ -142,11 +150,16 @@ def evaluate(
         paths = write_eval_report(result)
     if opts.as_json:
         emit_json(eval_payload(result, paths))
-        return
-    stdout.print(eval_table(result.scores))
-    stdout.print(f"{result.questions} questions, {result.passages} passages")
-    for kind, path in paths.items():
-        say(f"{kind}: {path}")
+    else:
+        stdout.print(eval_table(result.scores))
+        stdout.print(f"{result.questions} questions, {result.passages} passages")
+        for kind, path in paths.items():
+            say(f"{kind}: {path}")
+    problems = result.answer_problems()
+    for line in problems:
+        stderr.print(printable(line, one_line=True), style="red", markup=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(FAILURE)
 
 
 @shared()

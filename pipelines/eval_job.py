@@ -25,9 +25,12 @@ When an LLM is configured (the components' answerer is an
 the model from the same context, and the answers are scored against the gold answer and its
 aliases: SQuAD exact match and token F1 per mode (:mod:`graphrag.evaluation.answers`). A
 failed call is recorded per question; a budget stop ends the answering for the rest of the
-run (retrieval scores are still complete). Without an LLM there are no EM/F1 figures: the
-extractive answers are whole sentences, which EM and F1 against short gold answers would
-only measure as sentence length.
+run (retrieval scores are still complete). Failed and stopped answers are summarised for the
+whole run (:class:`AnswerSummary`, :meth:`EvalRun.answer_problems`): the CLI prints the
+summary, ``results.md`` shows it under the table and the command exits with code 1, since
+EM and F1 over part of the questions are not the mode's scores. Without an LLM there are no
+EM/F1 figures: the extractive answers are whole sentences, which EM and F1 against short gold
+answers would only measure as sentence length.
 """
 
 from __future__ import annotations
@@ -105,16 +108,68 @@ class QuestionResult:
 
 
 @dataclass
+class AnswerSummary:
+    """How the LLM's answers went over the whole run (every mode).
+
+    Attributes:
+        expected: Questions with a gold answer, times the modes run: the answers wanted.
+        answered: Answers the LLM gave (scored).
+        failed: Answers whose call failed (after its retries), budget stop aside.
+        first_error: The first failure's message.
+        stopped: Why the budget stopped the answering for the rest of the run, if it did.
+        stopped_after: Answers tried (given or failed) before the budget stop.
+    """
+
+    expected: int
+    answered: int = 0
+    failed: int = 0
+    first_error: str | None = None
+    stopped: str | None = None
+    stopped_after: int | None = None
+
+    def problems(self) -> list[str]:
+        """One line per problem: failed answers, a budget stop (empty when all answered)."""
+        lines: list[str] = []
+        if self.failed:
+            lines.append(
+                f"LLM answers: {self.failed} of {self.expected} failed "
+                f"(first error: {self.first_error})"
+            )
+        if self.stopped is not None:
+            lines.append(
+                f"LLM answers stopped by the budget after {self.stopped_after} of "
+                f"{self.expected}: {self.stopped}"
+            )
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "expected": self.expected,
+            "answered": self.answered,
+            "failed": self.failed,
+            "first_error": self.first_error,
+            "stopped": self.stopped,
+            "stopped_after": self.stopped_after,
+        }
+
+
+@dataclass
 class AnswerGenerator:
     """Answers the evaluation questions with the LLM; stops for the run at a budget stop.
 
     Attributes:
         answerer: The components' answerer (the LLM's, per mode).
-        stopped: Why answering stopped for the rest of the run (the budget), if it did.
+        summary: Counts of the whole run (``expected`` is set by the caller).
     """
 
     answerer: Answerer
-    stopped: str | None = None
+    summary: AnswerSummary = field(default_factory=lambda: AnswerSummary(expected=0))
+
+    @property
+    def stopped(self) -> str | None:
+        """Why answering stopped for the rest of the run (the budget), if it did."""
+        return self.summary.stopped
 
     async def answer(
         self, question: EvalQuestion, context: RetrievedContext, result: QuestionResult
@@ -122,19 +177,25 @@ class AnswerGenerator:
         """Answer one question from its context and score it against the gold answers."""
         if not question.gold_answers:
             return
-        if self.stopped is not None:
-            result.answer_error = self.stopped
+        summary = self.summary
+        if summary.stopped is not None:
+            result.answer_error = summary.stopped
             return
         try:
             answer = await self.answerer.answer(question.question, context)
         except BudgetExceededError as exc:
             logger.warning("LLM budget reached: no more answers in this run (%s)", exc)
-            self.stopped = result.answer_error = str(exc)
+            summary.stopped = result.answer_error = str(exc)
+            summary.stopped_after = summary.answered + summary.failed
             return
         except GraphRAGError as exc:
             logger.warning("the LLM could not answer %s: %s", question.id, exc)
             result.answer_error = str(exc)
+            summary.failed += 1
+            if summary.first_error is None:
+                summary.first_error = str(exc)
             return
+        summary.answered += 1
         result.prediction = answer.text
         em, f1 = best_scores(answer_span(answer.text), question.gold_answers)
         result.em, result.f1 = em, round(f1, 4)
@@ -153,9 +214,23 @@ class EvalRun:
     scores: list[ModeScores] = field(default_factory=list)
     details: dict[str, list[QuestionResult]] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    llm_answers: AnswerSummary | None = None
+    """How the LLM's answers went (``None``: no LLM, or answers off)."""
+
+    def answer_problems(self) -> list[str]:
+        """The summary lines of failed or budget-stopped LLM answers (empty: none)."""
+        return [] if self.llm_answers is None else self.llm_answers.problems()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (scores as fractions, latencies in milliseconds)."""
+        """Return a JSON-ready dict (scores as fractions, latencies in milliseconds).
+
+        With an LLM, ``llm_answers`` summarises its answers over the run (counts, the first
+        error, a budget stop) and ``answer_problems`` holds the summary lines.
+        """
+        extra: dict[str, Any] = {}
+        if self.llm_answers is not None:
+            extra["llm_answers"] = self.llm_answers.to_dict()
+            extra["answer_problems"] = self.answer_problems()
         return {
             "dataset": self.dataset,
             "created_at": self.created_at,
@@ -171,6 +246,7 @@ class EvalRun:
                 "seconds": round(self.index.seconds, 3),
             },
             "modes": [s.to_dict() for s in self.scores],
+            **extra,
             "per_question": {
                 mode: [vars(r) for r in results] for mode, results in self.details.items()
             },
@@ -288,6 +364,10 @@ async def run_eval(
             index_reused=reused,
         )
         answerer, generator = _answerers(components) if answers else (None, None)
+        if generator is not None:
+            wanted = sum(1 for q in dataset.questions if q.gold_answers)
+            generator.summary.expected = wanted * len(modes)
+            run.llm_answers = generator.summary
         await _run_modes(components, dataset, modes, run, query_progress, answerer, generator)
         return run
     finally:

@@ -2,7 +2,8 @@ r"""Human-facing reports: rich tables for the CLI and the evaluation outputs.
 
 Evaluation outputs (``write_eval_report``): ``results.json`` (everything, per question too),
 ``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, p50 ms, p95 ms, and with
-an LLM EM, F1 and not-supported answers) and
+an LLM the answers scored out of those wanted, EM, F1 and not-supported answers; failed or
+budget-stopped answers are summarised under the table) and
 ``recall.png`` (grouped bars of R@2/R@5/R@10 per mode, matplotlib's Agg backend).
 
 Everything printed that came from documents or users (answers, quotes, titles, sources,
@@ -364,8 +365,10 @@ def eval_table(scores: Sequence[ModeScores]) -> Table:
 def eval_markdown(run: EvalRun) -> str:
     """Return ``results.md``: a heading, the setup line and the scores table.
 
-    With an LLM configured the table also has the answers' EM and F1 (percent, SQuAD-style
-    normalisation, aliases counted) and how many said the context does not support one.
+    With an LLM configured the table also has how many questions were answered out of those
+    with a gold answer (``answered``, what EM and F1 are over), the answers' EM and F1
+    (percent, SQuAD-style normalisation, aliases counted) and how many said the context does
+    not support one. Failed or budget-stopped answers are summarised under the table.
     """
     headers = _headers(_answered(run.scores))
     lines = [
@@ -378,6 +381,10 @@ def eval_markdown(run: EvalRun) -> str:
         "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(run.scores)]
+    problems = run.answer_problems()
+    if problems:
+        lines += ["", *(f"**{printable(line, one_line=True)}**" for line in problems)]
+        lines += ["", "EM and F1 are over the answered questions only (see `answered`)."]
     return "\n".join(lines) + "\n"
 
 
@@ -425,7 +432,7 @@ def plot_recall(scores: Sequence[ModeScores], path: Path, *, title: str) -> None
 
 
 def _headers(answers: bool = False) -> list[str]:
-    extra = ["EM", "F1", "not supported"] if answers else []
+    extra = ["answered", "EM", "F1", "not supported"] if answers else []
     return [
         "mode",
         *(f"R@{k}" for k in RECALL_KS),
@@ -437,7 +444,7 @@ def _headers(answers: bool = False) -> list[str]:
 
 
 def _answered(scores: Sequence[ModeScores]) -> bool:
-    """Whether the LLM answered in this run (then EM, F1 and not-supported columns show)."""
+    """Whether the LLM answered in this run (then the answered, EM, F1, not-supported columns)."""
     return any(s.answers is not None for s in scores)
 
 
@@ -458,9 +465,13 @@ def _rows(scores: Sequence[ModeScores]) -> list[list[str]]:
 
 def _answer_cells(scores: ModeScores) -> list[str]:
     answers = scores.answers
-    if answers is None or not answers.questions:
-        return ["n/a", "n/a", "n/a"]
+    if answers is None:
+        return ["n/a", "n/a", "n/a", "n/a"]
+    answered = f"{answers.questions}/{answers.questions + answers.errors}"
+    if not answers.questions:
+        return [answered, "n/a", "n/a", "n/a"]
     return [
+        answered,
         f"{100.0 * answers.em:.1f}",
         f"{100.0 * answers.f1:.1f}",
         f"{answers.not_supported}/{answers.questions}",

@@ -5,7 +5,11 @@ so OpenAI clients, LangChain's ``ChatOpenAI`` and chat UIs can use the platform.
 name picks the retrieval mode: ``graphrag`` (the configured default) or ``graphrag-<mode>``
 (``graphrag-ppr``, ``graphrag-hybrid``...). The reply's text ends with its numbered sources,
 and the citations are also returned as data: a top-level ``citations`` list (the last chunk
-carries it when streaming). Sampling parameters are accepted and ignored. With an LLM
+carries it when streaming). The answer's notes (citations removed, unverified or malformed
+text, parts run without an LLM...) travel in an extension object OpenAI clients ignore:
+a top-level ``graphrag`` object (:func:`extension`: ``notes``, ``citations``, ``mode``,
+``kind``) in the response, or in the last chunk when streaming. Sampling parameters are
+accepted and ignored. With an LLM
 configured the answer is the model's (kind ``generated``), streamed token by token, and the
 ``usage`` is the model's; without one the extractive answer is streamed in word pieces.
 """
@@ -148,7 +152,23 @@ async def chat_completions(body: ChatRequest, scope: Reader) -> Any:
         ],
         "usage": _usage(question, content, answer),
         "citations": [c.model_dump(mode="json") for c in answer.citations],
+        "graphrag": extension(answer),
         "system_fingerprint": None,
+    }
+
+
+def extension(answer: Answer) -> dict[str, Any]:
+    """The ``graphrag`` extension object: what the OpenAI response has no field for.
+
+    ``notes`` are the answer's warnings (as in ``/v1/query``), ``citations`` its checked
+    citations, ``mode`` the retrieval mode and ``kind`` how the answer was made
+    (``generated``, ``extractive``...).
+    """
+    return {
+        "notes": list(answer.notes),
+        "citations": [c.model_dump(mode="json") for c in answer.citations],
+        "mode": answer.mode.value,
+        "kind": answer.kind.value,
     }
 
 
@@ -199,6 +219,7 @@ async def _stream(
             yield _chunk(cid, model, {"content": sources})
         last = json.loads(_chunk(cid, model, {}, "stop")[6:])
         last["citations"] = [c.model_dump(mode="json") for c in answer.citations]
+        last["graphrag"] = extension(answer)
         yield f"data: {json.dumps(last, ensure_ascii=False)}\n\n"
     except GraphRAGError as exc:
         _, code = library_status(exc)

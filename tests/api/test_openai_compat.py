@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.api.conftest import Api
 from tests.api.test_api import assert_error
+from tests.api.test_stream_llm import llm_api, read, use_llm
+
+scripted_api = llm_api
+"""A fresh app whose default workspace answers with a scripted LLM (``use_llm``)."""
 
 QUESTION = "Who built the Lantern Bridge?"
 
@@ -86,3 +91,56 @@ async def test_bad_chat_requests(api: Api) -> None:
         422,
         "invalid_query",
     )
+
+
+HALLUCINATED = (
+    "Brennick & Vale built the Lantern Bridge [1]. Its founder studied at an institute [2][42]."
+)
+
+
+def assert_extension(extension: dict[str, Any], citations: list[dict[str, Any]]) -> None:
+    """The ``graphrag`` extension object carries the notes, citations, mode and kind."""
+    assert any(note.startswith("Removed citation(s) [42]") for note in extension["notes"])
+    assert extension["citations"] == citations
+    assert [c["marker"] for c in citations] == [1, 2]
+    assert extension["mode"] == "ppr"
+    assert extension["kind"] == "generated"
+
+
+async def test_completion_carries_the_answers_notes(scripted_api: tuple[Api, Any]) -> None:
+    api, rag = scripted_api
+    use_llm(rag, [HALLUCINATED])
+    body = {"model": "graphrag-ppr", "messages": [{"role": "user", "content": QUESTION}]}
+    reply = await api.client.post("/v1/chat/completions", json=body, headers=api.auth())
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert "[42]" not in data["choices"][0]["message"]["content"]
+    assert_extension(data["graphrag"], data["citations"])
+
+
+async def test_streamed_completion_carries_the_answers_notes_in_the_last_chunk(
+    scripted_api: tuple[Api, Any],
+) -> None:
+    api, rag = scripted_api
+    use_llm(rag, [HALLUCINATED])
+    body = {
+        "model": "graphrag-ppr",
+        "stream": True,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    frames = [block for block in (await read(api, "/v1/chat/completions", body)).split("\n\n")]
+    chunks = [json.loads(frame[6:]) for frame in frames if frame and frame != "data: [DONE]"]
+    assert [c for c in chunks[:-1] if "graphrag" in c] == []
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == "stop"
+    assert_extension(last["graphrag"], last["citations"])
+
+
+async def test_an_extractive_completion_has_the_extension_too(api: Api) -> None:
+    body = {"model": "graphrag-ppr", "messages": [{"role": "user", "content": QUESTION}]}
+    reply = await api.client.post("/v1/chat/completions", json=body, headers=api.auth())
+    data = reply.json()
+    assert data["graphrag"]["kind"] == "extractive"
+    assert data["graphrag"]["mode"] == "ppr"
+    assert data["graphrag"]["citations"] == data["citations"]
+    assert isinstance(data["graphrag"]["notes"], list)

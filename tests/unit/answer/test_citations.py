@@ -26,7 +26,8 @@ from graphrag.answer.citations import (
         ("Open bracket [1", "Open bracket [1", [], []),
         ("Line [1\nnext [2]", "Line [1\nnext [2]", [2], []),
         ("No citation at all.\n\n", "No citation at all.", [], []),
-        ("Paris [0] [12345]", "Paris [12345]", [], ["0"]),
+        ("Paris [0] [12345]", "Paris", [], ["0", "12345"]),
+        ("A [Source: 98] b [sources 1 and 99] [1-2].", "A b [1] [1, 2].", [1, 2], ["98", "99"]),
     ],
 )
 def test_check_citations(reply: str, text: str, cited: list[int], unknown: list[str]) -> None:
@@ -40,6 +41,7 @@ REPLIES = [
     "Tomas Brennick founded it [2] and studied at the Velmora Institute [2][5]. Done [1, 9].",
     "   [4] The context does not say.  ",
     "Weird [[1]] brackets [x] and [Chunk 3] and [ 1 ]\n\nend [2",
+    "Ranges [1-3] [2\u20134] [Source: 98] [sources 1 and 99] [9999999999999999999999999] [Sour",
     "",
     "[9]",
 ]

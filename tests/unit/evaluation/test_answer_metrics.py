@@ -21,6 +21,7 @@ from graphrag.evaluation import (
     score_answers,
 )
 from graphrag.evaluation.datasets import EvalDataset, EvalQuestion, Passage
+from graphrag.llm import BudgetExceededError, LLMConfigError
 from graphrag.models import RetrievalMode
 from tests.conftest import SHARED_DATA
 
@@ -229,10 +230,14 @@ async def test_eval_scores_the_llm_answers_per_mode(tmp_path: Path, hash_embedde
     from pipelines.report import eval_markdown
 
     table = eval_markdown(run).splitlines()
-    assert table[4].endswith("| p95 ms | EM | F1 | not supported |")
+    assert table[4].endswith("| p95 ms | answered | EM | F1 | not supported |")
     assert table[6].startswith("| naive |")
-    assert table[6].endswith("| 50.0 | 70.0 | 0/2 |")
-    assert table[7].endswith("| 0.0 | 0.0 | 1/2 |")
+    assert table[6].endswith("| 2/2 | 50.0 | 70.0 | 0/2 |")
+    assert table[7].endswith("| 2/2 | 0.0 | 0.0 | 1/2 |")
+    assert len(table) == 8  # nothing under the table: every answer came
+    assert run.answer_problems() == []
+    assert data["llm_answers"]["answered"] == 4
+    assert data["answer_problems"] == []
     assert inner.checks == 1  # the endpoint was checked once, before indexing
 
 
@@ -246,6 +251,141 @@ async def test_a_budget_stop_ends_the_answers_not_the_evaluation(
         assert (scores.answers.questions, scores.answers.errors) == (0, 2)
         assert scores.recall  # retrieval is still scored
     assert "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN" in str(run.details["bm25"][1].answer_error)
+    (line,) = run.answer_problems()
+    assert line.startswith("LLM answers stopped by the budget after 0 of 4: ")
+    assert "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN" in line
+    from pipelines.report import eval_markdown
+
+    markdown = eval_markdown(run)
+    assert "| 0/2 | n/a | n/a | n/a |" in markdown
+    assert f"**{line}**" in markdown
+    assert run.to_dict()["answer_problems"] == [line]
+
+
+BUDGET = BudgetExceededError(used=900, needed=500, limit=1000, unit="tokens")
+UNAUTHORIZED = LLMConfigError("the LLM endpoint answered HTTP 401: set GRAPHRAG_LLM__API_KEY")
+
+
+@pytest.mark.parametrize(
+    ("script", "lines", "cells"),
+    [
+        (
+            [UNAUTHORIZED] * 4,
+            [f"LLM answers: 4 of 4 failed (first error: {UNAUTHORIZED})"],
+            ["| 0/2 | n/a | n/a | n/a |", "| 0/2 | n/a | n/a | n/a |"],
+        ),
+        (
+            ["Stanley Hall [1].", UNAUTHORIZED, "Stanley Hall", "Bern [1]"],
+            [f"LLM answers: 1 of 4 failed (first error: {UNAUTHORIZED})"],
+            ["| 1/2 | 100.0 | 100.0 | 0/1 |", "| 2/2 | 100.0 | 100.0 | 0/2 |"],
+        ),
+        (
+            ["Stanley Hall [1].", BUDGET],
+            [f"LLM answers stopped by the budget after 1 of 4: {BUDGET}"],
+            ["| 1/2 | 100.0 | 100.0 | 0/1 |", "| 0/2 | n/a | n/a | n/a |"],
+        ),
+        (
+            [UNAUTHORIZED, "Bern [1]", BUDGET],
+            [
+                f"LLM answers: 1 of 4 failed (first error: {UNAUTHORIZED})",
+                f"LLM answers stopped by the budget after 2 of 4: {BUDGET}",
+            ],
+            ["| 1/2 | 100.0 | 100.0 | 0/1 |", "| 0/2 | n/a | n/a | n/a |"],
+        ),
+    ],
+)
+async def test_failed_or_stopped_answers_are_summarised(
+    tmp_path: Path, hash_embedder: Any, script: list[Any], lines: list[str], cells: list[str]
+) -> None:
+    from pipelines.report import eval_markdown, eval_table
+
+    run, _ = await run_with_llm(tmp_path, hash_embedder, script)
+
+    assert run.answer_problems() == lines
+    markdown = eval_markdown(run).splitlines()
+    assert markdown[6].endswith(cells[0])
+    assert markdown[7].endswith(cells[1])
+    assert markdown[8:] == [
+        "",
+        *(f"**{line}**" for line in lines),
+        "",
+        "EM and F1 are over the answered questions only (see `answered`).",
+    ]
+    assert run.to_dict()["answer_problems"] == lines
+    assert all(scores.recall for scores in run.scores)  # retrieval is still scored
+    table = eval_table(run.scores)
+    assert [column.header for column in table.columns][-4:] == [
+        "answered",
+        "EM",
+        "F1",
+        "not supported",
+    ]
+    assert list(table.columns[-4].cells) == [c.split(" | ")[0][2:] for c in cells]
+
+
+@pytest.fixture
+def eval_cli(monkeypatch: pytest.MonkeyPatch, hash_embedder: Any) -> dict[str, Any]:
+    """The CLI's components get a scripted LLM (``state["script"]``) and the fake models."""
+    import pipelines.cli_common as cli
+    from graphrag.config import load_settings
+    from graphrag.llm import ScriptedChatModel, make_chat_model
+    from graphrag.runtime import open_components
+
+    state: dict[str, Any] = {"script": []}
+
+    async def opener(settings: Any) -> Any:
+        inner = ScriptedChatModel(state["script"])
+        section = {"cache": False, "retry_base_delay": 0.0, "retry_max_delay": 0.0}
+        model = make_chat_model(load_settings(llm=section), inner=inner)
+        return await open_components(
+            settings,
+            embedder=hash_embedder,
+            extractor=NoExtractor(),
+            analyzer=NoEntities(),  # type: ignore[arg-type]
+            chat_model=model,
+        )
+
+    monkeypatch.setattr(cli, "open_components", opener)
+    return state
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_eval_exits_1_with_one_line_when_answers_fail(
+    eval_cli: dict[str, Any], tmp_path: Path, as_json: bool
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    folder, out = write_musique(tmp_path / "tiny"), tmp_path / "out"
+    args = ["eval", "--dataset", str(folder), "--modes", "naive,bm25", "--out", str(out)]
+    args += ["--json"] if as_json else []
+    eval_cli["script"] = [UNAUTHORIZED] * 2
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 1, result.output
+    expected = f"LLM answers: 2 of 2 failed (first error: {UNAUTHORIZED})"
+    assert [line for line in result.stderr.splitlines() if "LLM answers" in line] == [expected]
+    if as_json:
+        assert json.loads(result.stdout)["answer_problems"] == [expected]
+    else:
+        assert "0/1" in result.stdout
+    assert f"**{expected}**" in (out / "results.md").read_text(encoding="utf-8")
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [m["mode"] for m in data["modes"]] == ["naive", "bm25"]
+    assert data["modes"][0]["recall"]  # retrieval scores are still written
+    assert data["modes"][0]["answers"]["errors"] == 1
+
+    eval_cli["script"] = ["G. Stanley Hall [1].", BUDGET]
+    stopped = CliRunner().invoke(app, args)
+    assert stopped.exit_code == 1, stopped.output
+    lines = [line for line in stopped.stderr.splitlines() if "LLM answers" in line]
+    assert lines == [f"LLM answers stopped by the budget after 1 of 2: {BUDGET}"]
+
+    eval_cli["script"] = ["G. Stanley Hall [1]."] * 2
+    fine = CliRunner().invoke(app, args)
+    assert fine.exit_code == 0, fine.output
+    assert "LLM answers" not in fine.stderr
 
 
 async def test_without_an_llm_there_are_no_answer_scores(

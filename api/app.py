@@ -131,7 +131,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         except GraphRAGError as exc:
             logger.error("the configured LLM is not usable, the API does not start: %s", exc)
             await manager.close()
-            raise
+            # Only the scrubbed error: a chained provider exception may echo the API key.
+            exc.__cause__ = exc.__context__ = None
+            raise exc from None
 
     async def names() -> list[str]:
         return [w.name for w in await manager.list() if w.exists]

@@ -7,7 +7,8 @@ Sections of :class:`graphrag.config.Settings` (re-exported there). The API key i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -49,7 +50,7 @@ class LLMSettings(BaseModel):
     ``model`` no LLM is used and everything runs offline.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     base_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1."
@@ -144,6 +145,37 @@ class LLMSettings(BaseModel):
         default=256, ge=1, le=4096, description="Texts per embeddings request."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials_in_urls(cls, data: Any) -> Any:
+        """Refuse a user name or password in ``base_url``/``embedding_base_url``.
+
+        Such a URL would be shown by ``graphrag config show`` and logged by httpx on every
+        request; the key belongs in ``api_key``. The error's input is this section, shown in
+        the chained ``ValidationError``: it is masked in place before raising (the refused URL
+        without its credentials, the API key as a ``SecretStr``).
+        """
+        if not isinstance(data, dict):
+            return data
+        refused = [
+            name
+            for name in ("base_url", "embedding_base_url")
+            if isinstance(data.get(name), str) and _has_credentials(data[name])
+        ]
+        if not refused:
+            return data
+        for name in refused:
+            data[name] = _without_credentials(data[name])
+        if isinstance(data.get("api_key"), str):
+            data["api_key"] = SecretStr(data["api_key"])
+        names = " and ".join(f"llm.{name} (GRAPHRAG_LLM__{name.upper()})" for name in refused)
+        msg = (
+            f"{names} must not contain a user name or password (user:password@host): "
+            "remove them from the URL and put the key in GRAPHRAG_LLM__API_KEY (sent as a "
+            "bearer token)"
+        )
+        raise ValueError(msg)
+
     @model_validator(mode="after")
     def _openai_embeddings_complete(self) -> LLMSettings:
         if self.embedding_provider != "openai":
@@ -166,3 +198,20 @@ class LLMSettings(BaseModel):
     def enabled(self) -> bool:
         """Whether an LLM is configured."""
         return bool(self.base_url and self.model)
+
+
+def _has_credentials(url: str) -> bool:
+    try:
+        return "@" in urlsplit(url).netloc
+    except ValueError:  # e.g. an unclosed IPv6 bracket: look at the authority by hand
+        return "@" in url.partition("//")[2].partition("/")[0]
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` with its user name and password as ``***`` (for the validation error's input)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a URL with credentials>"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}", query="***" if parts.query else ""))

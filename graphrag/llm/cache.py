@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict, Unpack
 
-from graphrag.errors import LLMError
 from graphrag.llm.base import ChatMessage, ChatModel, ChatResult, ChatStream, Usage
+from graphrag.llm.errors import LLMConfigError
 from graphrag.llm.usage import UsageMeter
 
 logger = logging.getLogger(__name__)
@@ -120,12 +120,12 @@ class LLMCache:
             self._conn = conn
         return self._conn
 
-    def _error(self, exc: Exception) -> LLMError:
+    def _error(self, exc: Exception) -> LLMConfigError:
         msg = (
             f"cannot use the LLM cache {self.path} ({exc}); fix GRAPHRAG_LLM__CACHE_PATH "
             "(a writable file) or set GRAPHRAG_LLM__CACHE=false"
         )
-        return LLMError(msg)
+        return LLMConfigError(msg)  # a configuration problem: it stops a run, never one item
 
     def get(self, key: str) -> ChatResult | None:
         """Return the cached reply for ``key`` (marked ``cached``), or ``None``.
@@ -267,7 +267,13 @@ class CachedChatModel:
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
     ) -> ChatStream:
-        """Stream the cached reply (one piece), else the inner stream, caching its reply."""
+        """Stream the cached reply (one piece), else the inner stream, caching its reply.
+
+        Only a finished stream is stored: a failed or cut-off inner stream raises (the
+        OpenAI-compatible adapter raises :class:`~graphrag.llm.errors.LLMServerError` for a
+        stream that ends without a finish reason), and a caller that stops early closes
+        this stream before anything is written.
+        """
         return ChatStream(self._stream(messages, max_tokens, temperature))
 
     async def _stream(
@@ -282,7 +288,7 @@ class CachedChatModel:
         inner = self._inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
         async for piece in inner:
             yield piece
-        result = inner.result
+        result = inner.result  # raises unless the inner stream finished
         await asyncio.to_thread(self.cache.put, key, self.model_name, result)
         yield result
 

@@ -18,6 +18,11 @@ Details that matter with servers other than OpenAI:
   bound to the event loop that used it first; a second loop (``asyncio.run`` twice, one test
   loop per test) then fails with "Event loop is closed". The adapter builds one
   ``ChatOpenAI`` per running event loop, each with its own HTTP client.
+- A stream that ends without a finish reason (the server or a proxy hung up: no final
+  chunk, no ``[DONE]``) is an error, :class:`~graphrag.llm.errors.LLMServerError`, never a
+  short reply: it is not cached, and it is retried when no piece was yielded yet.
+- Errors are raised ``from None`` outside the ``except`` block: the provider's exception,
+  whose text may echo the API key, is neither the ``__cause__`` nor the ``__context__``.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from graphrag.llm.errors import (
     LLMServerError,
     LLMTimeoutError,
     LLMUnavailableError,
+    hide_in_http_logs,
     safe_url,
     scrub,
+    url_secrets,
 )
 from graphrag.llm.estimate import estimate_prompt_tokens, estimate_tokens
 
@@ -91,7 +98,9 @@ class LangChainChatModel:
     def __init__(self, settings: LLMSettings, *, chat: ChatOpenAI | None = None) -> None:
         self._base_url, self._model = _require(settings)
         self._settings = settings
-        self._secret = settings.api_key.get_secret_value() if settings.api_key else None
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        self._secrets = (*((key,) if key else ()), *url_secrets(self._base_url))
+        hide_in_http_logs(url_secrets(self._base_url))
         self._fixed = chat
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChatOpenAI] = (
             weakref.WeakKeyDictionary()
@@ -168,10 +177,13 @@ class LangChainChatModel:
         """
         kwargs = self._kwargs(max_tokens, temperature, json_mode)
         started = time.perf_counter()
+        error: LLMError | None = None
         try:
             message = await self._chat.ainvoke(self._messages(messages), **kwargs)
         except Exception as exc:
-            raise self._error(exc) from exc
+            error = self._error(exc)
+        if error is not None:  # raised here, not in the except block: no __context__ either
+            raise error from None
         result = self._result(message, messages)
         _log_call(result, time.perf_counter() - started)
         return result
@@ -189,6 +201,7 @@ class LangChainChatModel:
         started = time.perf_counter()
         total: AIMessageChunk | None = None
         pieces = 0
+        error: LLMError | None = None
         try:
             async for chunk in self._chat.astream(self._messages(messages), **kwargs):
                 total = chunk if total is None else total + chunk
@@ -197,13 +210,39 @@ class LangChainChatModel:
                     pieces += 1
                     yield piece
         except Exception as exc:
-            raise self._error(exc) from exc
-        if total is None:
-            msg = f"the LLM endpoint {safe_url(self._base_url)} streamed no reply"
-            raise LLMError(msg)
+            error = self._stream_error(exc, started=total is not None, pieces=pieces)
+        if error is not None:  # raised here, not in the except block: no __context__ either
+            raise error from None
+        if total is None or not (total.response_metadata or {}).get("finish_reason"):
+            raise self._cut_off(pieces, "the stream ended without a finish reason or [DONE]")
         result = self._result(total, messages, pieces=pieces)
         _log_call(result, time.perf_counter() - started)
         yield result
+
+    def _stream_error(self, exc: Exception, *, started: bool, pieces: int) -> LLMError:
+        """Map a failure of a stream; a connection lost after the first chunk is a cut-off."""
+        import openai
+
+        lost = isinstance(exc, openai.APIConnectionError) and not isinstance(
+            exc, openai.APITimeoutError
+        )
+        if started and lost:
+            cause = scrub(str(_root_cause(exc)), self._secrets)
+            return self._cut_off(pieces, f"the connection was lost: {cause}")
+        return self._error(exc)
+
+    def _cut_off(self, pieces: int, how: str) -> LLMServerError:
+        """The error of a stream the server cut off (transient: retried if nothing was yielded).
+
+        Once pieces were yielded the caller has shown them: the retry layer raises instead of
+        repeating text, and the partial reply is never cached.
+        """
+        msg = (
+            f"the LLM endpoint {self._safe_base} cut off the reply after {pieces} piece(s) "
+            f"({how}); the partial reply is not an answer and was not cached. Retry; if it keeps "
+            "happening check the server's logs and any proxy's timeouts"
+        )
+        return LLMServerError(msg)
 
     def _messages(self, messages: Sequence[ChatMessage]) -> list[BaseMessage]:
         if self._settings.fold_system_prompt:
@@ -250,14 +289,20 @@ class LangChainChatModel:
         """
         import openai
 
+        page = None
+        error: LLMError | None = None
         try:
             page = await self._chat.root_async_client.models.list()
         except openai.NotFoundError:
+            pass  # the fallback call is made below, outside the except block (no __context__)
+        except Exception as exc:
+            error = self._error(exc)
+        if error is not None:
+            raise error from None
+        if page is None:
             logger.debug("%s has no /models; checking with a 1-token call", self._safe_base)
             await self.complete([ChatMessage.user("ping")], max_tokens=1, temperature=0.0)
             return
-        except Exception as exc:
-            raise self._error(exc) from exc
         listed = sorted(model.id for model in page.data)
         if listed and not _serves(listed, self._model):
             shown = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "")
@@ -272,10 +317,15 @@ class LangChainChatModel:
         return safe_url(self._base_url)
 
     def _error(self, exc: Exception) -> LLMError:
-        """Map an exception of openai/LangChain to an :class:`LLMError` naming the fix."""
+        """Map an exception of openai/LangChain to an :class:`LLMError` naming the fix.
+
+        Raise the result ``from None`` outside the ``except`` block: the provider's exception
+        may echo the key (its scrubbed text is in the message, its type in the debug log).
+        """
+        logger.debug("LLM call failed: %s", scrub(f"{type(exc).__name__}: {exc}", self._secrets))
         return map_openai_error(
             exc, base_url=self._base_url, model=self._model, timeout=self._settings.timeout,
-            secret=self._secret,
+            secret=self._secrets,
         )  # fmt: skip
 
 
@@ -290,7 +340,7 @@ def map_openai_error(
     base_url: str | None,
     model: str | None,
     timeout: float,
-    secret: str | None,
+    secret: str | Sequence[str] | None,
     settings_prefix: str = "GRAPHRAG_LLM__",
     model_setting: str = "MODEL",
     url_setting: str = "BASE_URL",
@@ -298,14 +348,15 @@ def map_openai_error(
     """Return the :class:`LLMError` for an exception raised by ``openai``/``ChatOpenAI``.
 
     The message names the endpoint (without credentials) and the setting to fix; the server's
-    own message is kept, scrubbed of the API key.
+    own message is kept, scrubbed of the API key. Raise the result ``from None`` and outside
+    the ``except`` block, so that ``exc`` (whose text may hold the key) is not chained.
 
     Args:
         exc: The exception.
         base_url: The endpoint.
         model: The model name.
         timeout: The request timeout (seconds).
-        secret: The API key, removed from every message.
+        secret: The API key (or several secrets), removed from every message.
         settings_prefix: Prefix of the variables named in messages.
         model_setting: The setting holding the model name.
         url_setting: The setting holding the endpoint.
@@ -323,7 +374,7 @@ def map_openai_error(
         )
         return LLMTimeoutError(msg)
     if isinstance(exc, openai.APIConnectionError):
-        cause = scrub(str(exc.__cause__ or exc), secret)
+        cause = scrub(str(_root_cause(exc)), secret)
         msg = (
             f"cannot reach the LLM endpoint {url} ({cause}); check {names.url} and that the "
             "server is running"
@@ -339,6 +390,17 @@ def map_openai_error(
         )
         return LLMError(msg)
     return LLMError(f"the call to the LLM endpoint {url} failed: {detail}")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a chain (LangChain wraps openai's, which wraps httpx's)."""
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen or not str(inner):
+            return exc
+        seen.add(id(inner))
+        exc = inner
 
 
 @dataclass(frozen=True)
@@ -365,7 +427,7 @@ class _Names:
 
 
 def _status_error(
-    exc: Any, where: str, model: str | None, secret: str | None, names: _Names
+    exc: Any, where: str, model: str | None, secret: str | Sequence[str] | None, names: _Names
 ) -> LLMError:
     status = int(exc.status_code)
     said = scrub(str(getattr(exc, "message", exc)), secret)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from graphrag.config import LLMSettings
 from graphrag.errors import ConfigError, EmbeddingError
 from graphrag.llm.chat_openai import NO_KEY, map_openai_error
+from graphrag.llm.errors import hide_in_http_logs, url_secrets
 from graphrag.models import Vector
 from graphrag.ports import EmbedKind
 
@@ -51,7 +52,9 @@ class OpenAIEmbedder:
         self._base_url = base_url
         self._model = settings.embedding_model
         self._dim = settings.embedding_dim
-        self._secret = settings.api_key.get_secret_value() if settings.api_key else None
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        self._secrets = (*((key,) if key else ()), *url_secrets(base_url))
+        hide_in_http_logs(url_secrets(base_url))
         self._client = client or self._build()
 
     def _build(self) -> OpenAIEmbeddings:
@@ -89,15 +92,18 @@ class OpenAIEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         inputs = [text if text.strip() else " " for text in texts]
+        error: EmbeddingError | None = None
         try:
             rows = await self._client.aembed_documents(inputs)
         except Exception as exc:
             mapped = map_openai_error(
                 exc, base_url=self._base_url, model=self._model,
-                timeout=self._settings.timeout, secret=self._secret,
+                timeout=self._settings.timeout, secret=self._secrets,
                 model_setting="EMBEDDING_MODEL", url_setting="EMBEDDING_BASE_URL",
             )  # fmt: skip
-            raise EmbeddingError(str(mapped)) from exc
+            error = EmbeddingError(str(mapped))
+        if error is not None:  # outside the except block: the provider's error (may echo
+            raise error from None  # the key) is neither __cause__ nor __context__
         matrix = np.asarray(rows, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape != (len(texts), self._dim):
             msg = (

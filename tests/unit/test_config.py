@@ -196,3 +196,69 @@ def test_version_is_the_distribution_version() -> None:
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     expected = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
     assert version() == expected
+
+
+PASSWORD = "PASSWORDXYZ"
+CREDENTIALS_URL = f"http://bob:{PASSWORD}@127.0.0.1:18601/v1"
+
+
+def _formatted(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
+
+
+@pytest.mark.parametrize("field", ["base_url", "embedding_base_url"])
+def test_llm_urls_with_user_and_password_are_refused_without_echoing_the_password(
+    monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    variable = f"GRAPHRAG_LLM__{field.upper()}"
+    monkeypatch.setenv(variable, CREDENTIALS_URL)
+    monkeypatch.setenv("GRAPHRAG_LLM__API_KEY", "sk-KEY-0123456789")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert variable in message
+    assert "GRAPHRAG_LLM__API_KEY" in message  # where the key belongs
+    assert "user name or password" in message
+    formatted = _formatted(caught.value)  # the chained ValidationError included
+    assert PASSWORD not in formatted
+    assert "bob" not in formatted
+    assert "sk-KEY-0123456789" not in formatted
+
+
+def test_llm_settings_built_directly_refuse_credentials_in_urls() -> None:
+    from pydantic import ValidationError
+
+    from graphrag.config import LLMSettings
+
+    with pytest.raises(ValidationError) as caught:
+        LLMSettings(base_url=CREDENTIALS_URL, model="m")
+    assert "GRAPHRAG_LLM__API_KEY" in str(caught.value)
+    assert PASSWORD not in _formatted(caught.value)
+    with pytest.raises(ValidationError):  # a bare user name can be a token too
+        LLMSettings(embedding_base_url="https://sk-token@llm.example.com/v1")
+    ok = LLMSettings(base_url="https://llm.example.com/v1?api-version=2024-06-01", model="m")
+    assert ok.base_url == "https://llm.example.com/v1?api-version=2024-06-01"
+
+
+def test_a_refused_llm_section_never_shows_the_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHRAG_LLM__API_KEY", "sk-KEY-0123456789")
+    monkeypatch.setenv("GRAPHRAG_LLM__EMBEDDING_PROVIDER", "openai")  # incomplete: refused
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "GRAPHRAG_LLM__EMBEDDING_MODEL" in str(caught.value)
+    assert "sk-KEY-0123456789" not in _formatted(caught.value)
+
+
+def test_config_show_refuses_a_base_url_with_credentials(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    env = {"GRAPHRAG_LLM__BASE_URL": CREDENTIALS_URL}
+    result = CliRunner().invoke(app, ["config", "show", "--json"], env=env)
+    assert result.exit_code != 0
+    assert PASSWORD not in result.output
+    if result.exception is not None:
+        assert PASSWORD not in _formatted(result.exception)

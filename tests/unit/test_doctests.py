@@ -29,6 +29,7 @@ DOCTESTED = [
     "graphrag.llm.scripted",
     "graphrag.resolution.keys",
     "graphrag.retrieve.fusion",
+    "graphrag.stores.arango.generations",
     "graphrag.stores.embedded.index",
     "graphrag.testing.fakes",
     "pipelines.report",

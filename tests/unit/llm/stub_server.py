@@ -7,6 +7,7 @@ and ``POST /v1/embeddings`` from a queue of scripted replies, and records every 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ class Reply:
     chunks: list[dict[str, Any]] | None = None  # SSE stream when set
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    cut: str | None = None  # "close" or "chunked": the stream stops early (see stream_cut)
 
 
 @dataclass
@@ -108,6 +110,20 @@ def stream(
             }
         )
     return Reply(chunks=chunks)
+
+
+def stream_cut(pieces: list[str], *, how: str = "close", model: str = "stub-model") -> Reply:
+    """A stream the server cuts off: a few chunks, no finish reason, no ``[DONE]``.
+
+    ``how="close"``: the body is delimited by the connection (HTTP/1.0), so the client sees
+    a clean end of body. ``how="chunked"``: chunked encoding whose final chunk never comes,
+    so the client sees a broken body (a transport error).
+    """
+    reply = stream(pieces, usage=False, model=model)
+    chunks = reply.chunks or []
+    reply.chunks = [c for c in chunks if c["choices"] and not c["choices"][0]["finish_reason"]]
+    reply.cut = how
+    return reply
 
 
 class StubServer:
@@ -198,13 +214,22 @@ class StubServer:
                     return
 
             def _send_stream(self, reply: Reply) -> None:
+                chunked = reply.cut == "chunked"
+                if chunked:
+                    self.protocol_version = "HTTP/1.1"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for chunk in reply.chunks or []:
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                events = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in reply.chunks or []]
+                if reply.cut is None:
+                    events.append(b"data: [DONE]\n\n")
+                for event in events:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event) if chunked else event)
                     self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
+                if reply.cut is not None:  # hang up: no [DONE] (and no final 0-size chunk)
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
 
         return Handler

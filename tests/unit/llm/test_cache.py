@@ -144,6 +144,10 @@ def test_an_unusable_cache_file_names_the_settings(tmp_path: Path) -> None:
     with pytest.raises(LLMError, match="GRAPHRAG_LLM__CACHE_PATH") as caught:
         cache.get("k")
     assert "GRAPHRAG_LLM__CACHE=false" in str(caught.value)
+    # a configuration error: an ingest stops cleanly instead of failing every document
+    from graphrag.build import RUN_STOPS
+
+    assert isinstance(caught.value, RUN_STOPS)
 
 
 WRITER = """

@@ -218,8 +218,8 @@ async def test_timeout_names_the_timeout_setting(stub: StubServer) -> None:
 
 async def test_unreachable_endpoint_names_the_base_url_setting() -> None:
     unreachable = LLMSettings(
-        base_url="http://user:pw@127.0.0.1:9/v1", model="m", timeout=2.0, max_retries=0,
-        cache=False,
+        base_url="http://127.0.0.1:9/v1?api-key=QUERYSECRET", model="m", timeout=2.0,
+        max_retries=0, cache=False,
     )  # fmt: skip
     model = make_chat_model(unreachable)
     assert model is not None
@@ -227,8 +227,32 @@ async def test_unreachable_endpoint_names_the_base_url_setting() -> None:
     with pytest.raises(LLMUnavailableError, match="GRAPHRAG_LLM__BASE_URL") as caught:
         await model.complete(MESSAGES, max_tokens=4, temperature=0.0)
 
-    assert "pw" not in str(caught.value)
-    assert "***@127.0.0.1:9" in str(caught.value)
+    assert "QUERYSECRET" not in str(caught.value)
+    assert "http://127.0.0.1:9/v1?*** " in str(caught.value)
+
+
+async def test_a_key_in_the_query_string_never_shows_in_messages(
+    stub: StubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import traceback
+
+    for name in ("httpx", "httpx2"):  # the HTTP client logs every request URL
+        caplog.set_level(logging.INFO, logger=name)
+    caplog.set_level(logging.DEBUG, logger="graphrag")
+    stub.models = None
+    stub.add(error(500, "no route for /v1?api-key=QUERYSECRET"), error(401, "bad QUERYSECRET"))
+    model = LangChainChatModel(settings(stub, base_url=f"{stub.url}?api-key=QUERYSECRET"))
+
+    with pytest.raises(LLMServerError) as checked:
+        await model.check()
+    with pytest.raises(LLMConfigError) as refused:
+        await model.complete(MESSAGES, max_tokens=4, temperature=0.0)
+
+    for caught in (checked, refused):
+        assert f"{stub.url}?***" in str(caught.value)
+        assert "QUERYSECRET" not in "".join(traceback.format_exception(caught.value))
+    assert "HTTP Request: POST" in caplog.text
+    assert "QUERYSECRET" not in caplog.text
 
 
 async def test_stream_yields_pieces_and_usage_from_the_last_chunk(stub: StubServer) -> None:

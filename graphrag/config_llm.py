@@ -177,6 +177,20 @@ class LLMSettings(BaseModel):
         raise ValueError(msg)
 
     @model_validator(mode="after")
+    def _cost_budget_has_prices(self) -> LLMSettings:
+        if self.max_cost is not None and not (
+            self.price_per_1k_prompt or self.price_per_1k_completion
+        ):
+            msg = (
+                "llm.max_cost is set but both prices are 0, so every call costs 0 and the "
+                "budget never stops anything: set GRAPHRAG_LLM__PRICE_PER_1K_PROMPT and "
+                "GRAPHRAG_LLM__PRICE_PER_1K_COMPLETION, or limit tokens with "
+                "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _openai_embeddings_complete(self) -> LLMSettings:
         if self.embedding_provider != "openai":
             return self

@@ -170,15 +170,19 @@ def _ingest_dry_run(
     import asyncio
 
     from graphrag.extract.dry_run import dry_run
-    from pipelines.ingest_llm import dry_run_payload, dry_run_table
+    from graphrag.llm import Budget
+    from pipelines.ingest_llm import budget_warning, dry_run_payload, dry_run_table
     from pipelines.report import print_failures
 
     report = asyncio.run(dry_run(settings, paths, recursive=recursive))
+    warning = budget_warning(report, Budget(settings.llm.max_cost, settings.llm.max_tokens_per_run))
     if as_json:
-        emit_json(dry_run_payload(report))
+        emit_json({**dry_run_payload(report), "budget_warning": warning})
     else:
         stdout.print(dry_run_table(report))
     print_failures(stderr, report.failures)
+    if warning is not None:
+        stderr.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
 
 
 def _print_llm(extractor: LLMExtractor | None, *, as_json: bool) -> None:

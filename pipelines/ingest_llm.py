@@ -15,7 +15,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from graphrag.extract.dry_run import DryRunReport
     from graphrag.extract.llm_extractor import ExtractionStats, LLMExtractor
-    from graphrag.llm.usage import UsageTotals
+    from graphrag.llm.usage import Budget, UsageTotals
 
 MAX_CHUNK_LINES = 10
 """Failed chunks listed on stderr (the rest are counted)."""
@@ -43,6 +43,26 @@ def dry_run_payload(report: DryRunReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "failures": [{"path": p, "reason": r} for p, r in report.failures],
     }
+
+
+def budget_warning(report: DryRunReport, budget: Budget) -> str | None:
+    """A line when the estimate exceeds the run's budget (the real run would stop early)."""
+    estimate = report.estimate
+    over: list[str] = []
+    if budget.max_tokens is not None and estimate.total_tokens > budget.max_tokens:
+        over.append(
+            f"{estimate.total_tokens:,} estimated tokens > GRAPHRAG_LLM__MAX_TOKENS_PER_RUN "
+            f"{budget.max_tokens:,}"
+        )
+    if budget.max_cost is not None and estimate.cost > budget.max_cost:
+        cost = f"{estimate.cost:.4f}"
+        over.append(f"estimated cost {cost} > GRAPHRAG_LLM__MAX_COST {budget.max_cost}")
+    if not over:
+        return None
+    return (
+        f"the budget would stop this run before the end ({'; '.join(over)}): raise it, or run "
+        "it in parts (each rerun continues where the last one stopped, cached replies are free)"
+    )
 
 
 def dry_run_table(report: DryRunReport) -> Table:

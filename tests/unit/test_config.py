@@ -262,3 +262,12 @@ def test_config_show_refuses_a_base_url_with_credentials(tmp_path: Path) -> None
     assert PASSWORD not in result.output
     if result.exception is not None:
         assert PASSWORD not in _formatted(result.exception)
+
+
+def test_a_cost_budget_without_prices_is_refused_naming_the_settings() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(llm={"max_cost": 0.5})
+    text = str(caught.value)
+    assert "GRAPHRAG_LLM__PRICE_PER_1K_PROMPT" in text
+    assert "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN" in text
+    assert load_settings(llm={"max_cost": 0.5, "price_per_1k_completion": 0.002}).llm.max_cost

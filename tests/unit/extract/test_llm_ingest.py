@@ -201,6 +201,22 @@ def test_cli_dry_run_then_ingest_then_a_free_rerun(cli_env: dict[str, Any], tmp_
     assert cli_env["inner"][-1].calls == []
 
 
+def test_cli_dry_run_warns_when_the_budget_would_stop_the_run(
+    cli_env: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, db = corpus(tmp_path), tmp_path / "cli.db"
+    monkeypatch.setenv("GRAPHRAG_LLM__MAX_TOKENS_PER_RUN", "100")
+    result = CliRunner().invoke(app, ["ingest", str(folder), "--dry-run", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "warning: the budget would stop this run before the end" in result.stderr
+    assert "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN 100" in result.stderr
+    payload = CliRunner().invoke(app, ["ingest", str(folder), "--dry-run", "--json"])
+    assert "estimated tokens" in json.loads(payload.stdout)["budget_warning"]
+    monkeypatch.delenv("GRAPHRAG_LLM__MAX_TOKENS_PER_RUN")
+    fits = CliRunner().invoke(app, ["ingest", str(folder), "--dry-run", "--json"])
+    assert json.loads(fits.stdout)["budget_warning"] is None
+
+
 def test_cli_budget_stop_exits_1_with_one_line_and_a_rerun_finishes(
     cli_env: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

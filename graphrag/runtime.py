@@ -183,5 +183,7 @@ def configure_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "urllib3", "sentence_transformers", "transformers"):
+    # httpx2: the fork some openai releases use; its INFO lines would land inside a streamed
+    # answer on the terminal
+    for noisy in ("httpx", "httpx2", "urllib3", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

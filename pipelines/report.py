@@ -49,23 +49,31 @@ if TYPE_CHECKING:
     from graphrag.operations.ingest import IngestSummary
     from pipelines.eval_job import EvalRun
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROLS_AND_NEWLINES = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+"""Bidirectional controls: they reorder what a terminal shows (Trojan Source, CVE-2021-42574)."""
+_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
+_CONTROLS_AND_NEWLINES = re.compile(f"[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f{_BIDI}]")
 _RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")
 
 
 def printable(text: object, *, one_line: bool = False) -> str:
     r"""Return ``str(text)`` with control characters shown as ``\xNN`` escapes.
 
-    Newline and tab are kept, except that ``one_line`` escapes newlines too (for paths,
-    names and reasons that must stay on their line).
+    Bidirectional controls (U+202E and the like, which reorder what a terminal shows) are
+    shown as ``\uNNNN``. Newline and tab are kept, except that ``one_line`` escapes
+    newlines too (for paths, names and reasons that must stay on their line).
 
     Example:
         >>> printable("red \x1b[31m text")
         'red \\x1b[31m text'
     """
     pattern = _CONTROLS_AND_NEWLINES if one_line else _CONTROLS
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return pattern.sub(_escape, str(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def safe_json(text: str) -> str:

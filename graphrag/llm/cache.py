@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -112,13 +113,33 @@ class LLMCache:
                     check_same_thread=False,
                 )  # fmt: skip
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute(_SCHEMA)
+                self._setup(conn)
             except (OSError, sqlite3.Error) as exc:
                 raise self._error(exc) from exc
             self._conn = conn
         return self._conn
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL and create the table, waiting out another process doing the same.
+
+        Two processes opening a new cache at once both try to change the journal mode; SQLite
+        may answer "database is locked" at once (without the busy handler, to avoid a
+        deadlock), so the setup is tried again for up to ``busy_timeout`` seconds.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.02
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause * (1.0 + random.random()))
+                pause = min(pause * 2, 0.5)
 
     def _error(self, exc: Exception) -> LLMConfigError:
         msg = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,55 @@ def test_two_processes_write_one_cache_at_once(tmp_path: Path) -> None:
     assert len(cache) == 400
     hit = cache.get("b-199")
     assert hit == ChatResult("reply 199", Usage(199, 1), "m", cached=True)
+
+
+class _LockedAtFirst:
+    """A connection whose first statements fail as SQLite does when another process is
+    switching a new file to WAL at the same moment ("database is locked", no busy wait)."""
+
+    def __init__(self, failures: int, message: str = "database is locked") -> None:
+        self.failures, self.message = failures, message
+        self.statements: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.statements.append(sql)
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_opening_a_new_cache_waits_out_another_process_switching_it_to_wal(
+    tmp_path: Path,
+) -> None:
+    cache = LLMCache(tmp_path / "c.db", busy_timeout=5.0)
+    conn = _LockedAtFirst(failures=3)
+    cache._setup(conn)  # type: ignore[arg-type]
+    assert conn.statements.count("PRAGMA journal_mode = WAL") == 4
+
+    with pytest.raises(sqlite3.OperationalError, match="malformed"):  # not a busy error
+        cache._setup(_LockedAtFirst(failures=1, message="database disk image is malformed"))  # type: ignore[arg-type]
+    impatient = LLMCache(tmp_path / "d.db", busy_timeout=0.05)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # gives up at the timeout
+        impatient._setup(_LockedAtFirst(failures=1000))  # type: ignore[arg-type]
+
+
+def test_many_pairs_of_processes_open_new_caches_at_once(tmp_path: Path) -> None:
+    opener = (
+        "import sys\nfrom graphrag.llm.cache import LLMCache\n"
+        "from graphrag.llm.base import ChatResult, Usage\n"
+        "LLMCache(sys.argv[1]).put(sys.argv[2], 'm', ChatResult('r', Usage(1, 1), 'm'))\n"
+    )
+    for round_ in range(6):
+        path = tmp_path / f"new{round_}.db"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", opener, str(path), name],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in ("a", "b")
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        assert len(LLMCache(path)) == 2

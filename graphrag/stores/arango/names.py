@@ -37,6 +37,11 @@ analysis (ranks on the entity documents, ``meta/analysis``) is read until the fi
 4 analysis replaces it. Older graphrag versions refuse a version 4 store: they would read
 and write the analysis in the old places."""
 
+PROVENANCE_SAMPLE: Final = 16
+"""Most chunk keys (entities) or evidence items (relations) a vertex or edge document keeps
+inline as a sample; the exact provenance is derived from ``mentions`` and ``evidence``
+(docs/design/provenance.md). Informative only: no query decides anything from the sample."""
+
 MIN_SERVER_VERSION: Final = (3, 12, 6)
 """Oldest ArangoDB accepted: the vector indexes are ``sparse`` (documents without an
 embedding are left out), which arrived in 3.12.6 (vector indexes themselves in 3.12.4)."""

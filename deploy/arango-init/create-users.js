@@ -35,7 +35,7 @@ const dbName = internal.env.GRAPHRAG_DATABASE || 'graphrag';
 const DOCUMENT_COLLECTIONS = [
   'documents', 'chunks', 'entities', 'communities',
   'merges', 'meta', 'surfaces', 'resolution_keys', 'resolution_links', 'resolution_queue',
-  'locks', 'jobs', 'api_keys', 'entity_ranks', 'analysis',
+  'locks', 'jobs', 'api_keys', 'entity_ranks', 'analysis', 'evidence',
 ];
 const EDGE_COLLECTIONS = ['relations', 'mentions', 'part_of', 'member_of'];
 const ALL_COLLECTIONS = DOCUMENT_COLLECTIONS.concat(EDGE_COLLECTIONS);

@@ -25,6 +25,7 @@ from graphrag.stores.arango.mapping import (
     entity_payload,
     entity_ref_payload,
     evidence_docs,
+    evidence_rows,
     key_docs,
     mention_to_doc,
     merge_to_doc,
@@ -52,7 +53,8 @@ class WritePlan:
         mentions: ``mentions`` edges, one per (chunk, entity).
         entities: ``upsert_entities.aql`` items (:func:`entity_payload`, and
             :func:`entity_ref_payload` for stored entities mentioned but not given).
-        relations: ``relations`` edges with merged evidence.
+        relations: ``relations`` edges (evidence sample; exact weight set by the query).
+        evidence: ``evidence`` documents, one per evidence item of the batch.
         merges: ``merges`` payload.
         external: Entity ids referenced but not given (they must already be stored).
         referenced: Every entity id referenced by mentions and relations.
@@ -75,6 +77,7 @@ class WritePlan:
     mentions: list[Doc] = field(default_factory=list)
     entities: list[Doc] = field(default_factory=list)
     relations: list[Doc] = field(default_factory=list)
+    evidence: list[Doc] = field(default_factory=list)
     merges: list[Doc] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
     referenced: list[str] = field(default_factory=list)
@@ -344,7 +347,7 @@ def plan_batch(
     ]
     plan.external = sorted(acc.referenced - acc.entities.keys())
     # stored entities that mentions reference without the graph listing them still gain the
-    # mentioning chunks as provenance (retraction and orphan removal read source_ids)
+    # mentioning chunks in their count and sample (the exact chunks are the mentions edges)
     plan.entities += [
         entity_ref_payload(eid, sorted(acc.sources[eid]))
         for eid in plan.external
@@ -352,6 +355,7 @@ def plan_batch(
     ]
     plan.referenced = sorted(acc.referenced | acc.entities.keys())
     plan.relations = [relation_to_doc(r, ev) for r, ev in acc.relations.values()]
+    plan.evidence = [row for r, ev in acc.relations.values() for row in evidence_rows(r.id, ev)]
     plan.merges = [merge_to_doc(m) for m in acc.merges.values()]
     return plan
 

@@ -37,6 +37,7 @@ from graphrag.stores.arango.names import (
     DOCUMENTS,
     ENTITIES,
     ENTITY_RANKS,
+    EVIDENCE,
     JOBS,
     KEYS,
     LINKS,
@@ -60,9 +61,9 @@ PERSISTENT_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (ENTITIES, "idx_entities_type", ("type",)),
     (ENTITIES, "idx_entities_rank", ("rank", "mention_count")),
     (ENTITIES, "idx_entities_aliases_norm", ("aliases_norm[*]",)),
-    (ENTITIES, "idx_entities_source_ids", ("source_ids[*]",)),
     (CHUNKS, "idx_chunks_document_id", ("document_id",)),
-    (RELATIONS, "idx_relations_source_ids", ("source_ids[*]",)),
+    (EVIDENCE, "idx_evidence_relation", ("relation", "chunk", "weight")),
+    (EVIDENCE, "idx_evidence_chunk", ("chunk",)),
     (DOCUMENTS, "idx_documents_status", ("status", "updated_at")),
     (DOCUMENTS, "idx_documents_updated_at", ("updated_at", "_key")),
     (DOCUMENTS, "idx_documents_derived", ("derived",)),
@@ -108,6 +109,8 @@ OBSOLETE_INDEXES: Final = (
     (RELATIONS, "idx_relations_from_weight"),
     (RELATIONS, "idx_relations_to_weight"),
     (ENTITIES, "idx_entities_name_norm"),
+    (ENTITIES, "idx_entities_source_ids"),
+    (RELATIONS, "idx_relations_source_ids"),
 )
 """``(collection, index name)`` of persistent indexes older versions created and no query
 uses; ``ensure_schema`` drops them when it finds them.
@@ -116,6 +119,9 @@ uses; ``ensure_schema`` drops them when it finds them.
 sorts relations by ``weight`` next to ``_from``/``_to`` (the expansion sums weights per
 neighbour after the edge-index lookup); no query looks entities up by ``name_norm``
 (``find_entities.aql`` uses ``aliases_norm[*]``, which holds the normalised name too).
+The ``source_ids[*]`` array indexes of schema version 4 went with the arrays (version 5 finds
+an entity's chunks through the ``mentions`` edge index and a relation's through
+``idx_evidence_relation``, a chunk's relations through ``idx_evidence_chunk``).
 """
 
 SPARSE_INDEXES = frozenset({"idx_keys_initials", "idx_keys_entity_id"})

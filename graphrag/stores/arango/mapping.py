@@ -6,9 +6,12 @@ Document shapes (``_key`` is always the model id)::
                 updated_at, derived}
     chunks     {document_id, ordinal, text, start, end, token_count, embedding?, extraction?}
     entities   {name, name_norm, type, aliases, aliases_norm, description?, rank (legacy),
-                source_ids (chunks that mention it), mention_count, embedding?}
-    relations  {_from, _to, predicate, kind, weight, description?,
-                evidence: [{chunk_id, sentence, weight}], source_ids (evidence chunks)}
+                mention_count (exact), source_sample (<= PROVENANCE_SAMPLE chunk keys),
+                embedding?}
+    relations  {_from, _to, predicate, kind, weight (exact evidence sum), description?,
+                support_count (exact number of evidence chunks),
+                evidence_sample: [{chunk_id, sentence, weight}] (<= PROVENANCE_SAMPLE)}
+    evidence   {relation, chunk, sentence, weight}    (_key = <relation>-<chunk>-<n>)
     mentions   {_from: chunks/.., _to: entities/.., surface_forms, spans}
     part_of    {_from: chunks/.., _to: documents/..}          (_key = chunk id)
     merges     {alias_id, alias_name, alias_type, canonical_id, score, method, created_at,
@@ -28,6 +31,11 @@ analysis of schema version 4.
 ``embedding`` is omitted when absent, so sparse vector indexes skip the document. Documents,
 chunks and entities also carry a ``label`` (title, ``#ordinal`` + text start, name): the web
 UI's Graph Viewer labels every node with one attribute.
+
+Provenance is bounded (docs/design/provenance.md): the exact chunks of an entity are its
+``mentions`` edges and the exact evidence of a relation its ``evidence`` documents; the read
+queries derive ``source_ids`` (and ``evidence``) rows from them, which :func:`doc_to_entity`
+and :func:`doc_to_relation` read as before.
 """
 
 from __future__ import annotations
@@ -61,7 +69,14 @@ from graphrag.models import (
 )
 from graphrag.resolution.keys import initials, surface_rows
 from graphrag.resolution.models import KeyInfo, KeyLink
-from graphrag.stores.arango.names import CHUNKS, DOCUMENTS, ENTITIES, key_of, vertex_id
+from graphrag.stores.arango.names import (
+    CHUNKS,
+    DOCUMENTS,
+    ENTITIES,
+    PROVENANCE_SAMPLE,
+    key_of,
+    vertex_id,
+)
 
 Doc = dict[str, Any]
 T = TypeVar("T")
@@ -343,8 +358,9 @@ def entity_payload(entity: Entity, source_ids: Sequence[str]) -> Doc:
     """Return what ``upsert_entities.aql`` needs for one entity.
 
     ``doc`` is inserted when the entity is new; otherwise only ``merge_aliases``,
-    ``aliases_norm``, ``source_ids`` and (when missing) ``description``/``embedding`` are
-    merged into the stored entity, which keeps its name, type and rank.
+    ``aliases_norm``, the ``source_sample`` and (when missing) ``description``/``embedding``
+    are merged into the stored entity, which keeps its name, type and rank. The query sets
+    ``mention_count`` from the ``mentions`` edges (written first, same transaction).
     """
     aliases = _aliases(entity.name, entity.aliases)
     ids = sorted(set(source_ids))
@@ -356,7 +372,7 @@ def entity_payload(entity: Entity, source_ids: Sequence[str]) -> Doc:
         "type": entity.type,
         "aliases": aliases,
         "aliases_norm": _names_norm([entity.name, *aliases]),
-        "source_ids": ids,
+        "source_sample": ids[:PROVENANCE_SAMPLE],
         "mention_count": len(ids),
     }
     # no null attributes are written (sparse indexes skip a missing embedding, not a null
@@ -376,11 +392,11 @@ def entity_ref_payload(entity_id: str, source_ids: Sequence[str]) -> Doc:
     """Return an ``upsert_entities.aql`` item that only adds provenance to a stored entity.
 
     For an entity that mentions reference without listing it in the graph: its stored
-    fields stay, ``source_ids``/``mention_count`` gain the mentioning chunks. The write
+    fields stay, ``source_sample``/``mention_count`` follow the mentioning chunks. The write
     checks first (same transaction) that it is stored, so the INSERT branch never runs.
     """
     ids = sorted(set(source_ids))
-    doc: Doc = {"_key": entity_id, "aliases_norm": [], "source_ids": ids}
+    doc: Doc = {"_key": entity_id, "aliases_norm": [], "source_sample": ids[:PROVENANCE_SAMPLE]}
     return {"doc": doc, "merge_aliases": []}
 
 
@@ -421,8 +437,27 @@ def evidence_docs(relation: Relation) -> list[Doc]:
     return items
 
 
+def evidence_rows(relation_id: str, evidence: Sequence[Doc]) -> list[Doc]:
+    """Return the ``evidence`` documents of a relation's evidence items (one per item)."""
+    return [
+        {
+            "_key": f"{relation_id}-{e['chunk_id']}-{n}",
+            "relation": relation_id,
+            "chunk": e["chunk_id"],
+            "sentence": e["sentence"],
+            "weight": float(e["weight"]),
+        }
+        for n, e in enumerate(evidence)
+    ]
+
+
 def relation_to_doc(relation: Relation, evidence: Sequence[Doc]) -> Doc:
-    """Return the ``relations`` edge of a relation with the given evidence (no null values)."""
+    """Return the ``relations`` edge of a relation with the given evidence (no null values).
+
+    The edge keeps a sample of the evidence; the items themselves are :func:`evidence_rows`.
+    ``upsert_relations.aql`` sets ``weight`` and ``support_count`` from the ``evidence``
+    collection (written first, same transaction).
+    """
     doc: Doc = {
         "_key": relation.id,
         "_from": vertex_id(ENTITIES, relation.source_id),
@@ -430,8 +465,8 @@ def relation_to_doc(relation: Relation, evidence: Sequence[Doc]) -> Doc:
         "predicate": relation.predicate,
         "kind": str(relation.kind),
         "weight": float(sum(e["weight"] for e in evidence)),
-        "evidence": list(evidence),
-        "source_ids": sorted({e["chunk_id"] for e in evidence}),
+        "support_count": len({e["chunk_id"] for e in evidence}),
+        "evidence_sample": list(evidence[:PROVENANCE_SAMPLE]),
     }
     if relation.description is not None:
         doc["description"] = relation.description

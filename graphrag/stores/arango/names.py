@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 """Version of the document shapes and indexes written by this code.
 
 Version 2 added the resolution state (chunk ``extraction``, document ``derived``, and the
@@ -35,7 +35,12 @@ Version 4 stores the graph analysis by generation (``entity_ranks``, ``analysis`
 ``generation`` of communities and ``member_of`` edges, and their indexes); a version 3
 analysis (ranks on the entity documents, ``meta/analysis``) is read until the first version
 4 analysis replaces it. Older graphrag versions refuse a version 4 store: they would read
-and write the analysis in the old places."""
+and write the analysis in the old places. Version 5 bounds provenance
+(docs/design/provenance.md): relation evidence moves from the ``evidence`` array of the edge to
+the ``evidence`` collection, entities lose ``source_ids`` (their chunks are the ``mentions``
+edges); vertices and edges keep exact counts and a bounded sample. ``ensure_schema`` converts a
+version 4 store (``migrate_provenance.aql``); older graphrag versions refuse a version 5
+store (they would read empty provenance)."""
 
 PROVENANCE_SAMPLE: Final = 16
 """Most chunk keys (entities) or evidence items (relations) a vertex or edge document keeps
@@ -62,6 +67,9 @@ JOBS: Final = "jobs"
 API_KEYS: Final = "api_keys"
 ENTITY_RANKS: Final = "entity_ranks"
 ANALYSIS: Final = "analysis"
+EVIDENCE: Final = "evidence"
+"""Relation evidence, one document per supporting sentence: ``{_key: <relation>-<chunk>-<n>,
+relation, chunk, sentence, weight}`` (schema version 5)."""
 
 RELATIONS: Final = "relations"
 MENTIONS: Final = "mentions"
@@ -79,6 +87,7 @@ PLAIN_COLLECTIONS: Final = (
     LOCKS,
     *RECORD_COLLECTIONS,
     *ANALYSIS_COLLECTIONS,
+    EVIDENCE,
 )
 EDGE_COLLECTIONS: Final = (RELATIONS, MENTIONS, PART_OF, MEMBER_OF)
 ALL_COLLECTIONS: Final = (*VERTEX_COLLECTIONS, *PLAIN_COLLECTIONS, *EDGE_COLLECTIONS)
@@ -97,6 +106,7 @@ WRITE_COLLECTIONS: Final = (
     ENTITIES,
     MERGES,
     RELATIONS,
+    EVIDENCE,
     MENTIONS,
     PART_OF,
     MEMBER_OF,

@@ -32,6 +32,7 @@ from arango.database import Database
 
 from graphrag.errors import ConfigError
 from graphrag.stores.arango.includes import FRAGMENTS, assemble
+from graphrag.stores.arango.names import PROVENANCE_SAMPLE
 
 Doc = dict[str, Any]
 
@@ -186,7 +187,9 @@ class Queries:
     def upsert_entities(self, db: Database, items: Sequence[Doc], *, overwrite: bool) -> Doc:
         """Insert or merge (or, with ``overwrite``, reset) entities; ``{written, inserted}``."""
         found: Doc = self.one(
-            db, "upsert_entities", {"entities": list(items), "overwrite": overwrite}
+            db,
+            "upsert_entities",
+            {"entities": list(items), "overwrite": overwrite, "sample": PROVENANCE_SAMPLE},
         )
         return found
 
@@ -209,7 +212,8 @@ class Queries:
 
     def upsert_relations(self, db: Database, items: Sequence[Doc]) -> Doc:
         """Insert or merge relations; returns ``{written, inserted}`` counts."""
-        found: Doc = self.one(db, "upsert_relations", {"relations": list(items)})
+        binds = {"relations": list(items), "sample": PROVENANCE_SAMPLE}
+        found: Doc = self.one(db, "upsert_relations", binds)
         return found
 
     def insert_merges(self, db: Database, merges: Sequence[Doc]) -> int:

@@ -67,6 +67,7 @@ from graphrag.stores.arango.names import (
     META,
     META_KEY,
     MIN_SERVER_VERSION,
+    PROVENANCE_SAMPLE,
     SCHEMA_VERSION,
     TEXT_ANALYZER,
     VECTOR_TARGETS,
@@ -348,9 +349,38 @@ def ensure_objects(
         db.collection(META).insert(meta)
         logger.info("recorded schema version %d (%s, dim %d)", SCHEMA_VERSION, embedding_model, dim)
     elif int(meta.get("version", 0)) < SCHEMA_VERSION:
+        if int(meta.get("version", 0)) < PROVENANCE_VERSION:
+            migrate_provenance(db)
         db.collection(META).update({"_key": META_KEY, "version": SCHEMA_VERSION})
         meta["version"] = SCHEMA_VERSION
     return meta
+
+
+PROVENANCE_VERSION = 5
+"""The schema version that moved provenance out of the vertex and edge documents."""
+
+MIGRATION_BATCH = 1000
+"""Relations and entities converted per query by :func:`migrate_provenance`."""
+
+
+def migrate_provenance(db: Database) -> int:
+    """Convert the provenance arrays of a version 4 store (``migrate_provenance.aql``).
+
+    Runs batch after batch until nothing is left (idempotent: an interrupted run is resumed by
+    the next ``ensure_schema``, which sees the version still below 5). Returns the number of
+    relations and entities converted.
+    """
+    queries = Queries()
+    binds = {"limit": MIGRATION_BATCH, "sample": PROVENANCE_SAMPLE}
+    total = 0
+    while True:
+        moved = int(queries.one(db, "migrate_provenance", binds) or 0)
+        total += moved
+        if moved == 0:
+            break
+    if total:
+        logger.info("moved the provenance of %d relations and entities (schema version 5)", total)
+    return total
 
 
 def require_meta(db: StandardDatabase, where: str) -> Doc:

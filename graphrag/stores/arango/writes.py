@@ -25,6 +25,7 @@ from graphrag.stores.arango.mapping import Doc
 from graphrag.stores.arango.names import (
     CHUNKS,
     DOCUMENTS,
+    EVIDENCE,
     KEYS,
     MENTIONS,
     PART_OF,
@@ -165,6 +166,7 @@ def _write_derived(
         return queries.upsert_entities(db, part, overwrite=overwrite)
 
     _upsert(txn, entities, "entity", plan.entities, batch_size)
+    _insert(txn, EVIDENCE, plan.evidence, batch_size)
     _upsert(txn, queries.upsert_relations, "relation", plan.relations, batch_size)
     return sum(
         queries.insert_merges(txn, part)

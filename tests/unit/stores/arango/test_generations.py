@@ -340,11 +340,13 @@ class _Coll:
 
 
 class _V3Db:
-    """A version 3 store: every collection and index but those of the generations."""
+    """A version 3 store: every collection and index but those of the generations (version
+    4) and of the evidence collection (version 5)."""
 
-    new: ClassVar = {n.ENTITY_RANKS, n.ANALYSIS}
+    new: ClassVar = {n.ENTITY_RANKS, n.ANALYSIS, n.EVIDENCE}
     new_indexes: ClassVar = {"idx_entity_ranks_generation", "idx_communities_generation",
-                             "idx_member_of_generation"}  # fmt: skip
+                             "idx_member_of_generation", "idx_evidence_relation",
+                             "idx_evidence_chunk"}  # fmt: skip
 
     def __init__(self) -> None:
         self.names = [c for c in n.ALL_COLLECTIONS if c not in self.new]
@@ -356,6 +358,15 @@ class _V3Db:
         self.meta: dict[str, Any] = {"version": 3, "embedding_model": "m", "dim": 4}
         self.created: list[tuple[str, dict[str, Any]]] = []
         self.added: list[tuple[str, dict[str, Any]]] = []
+        self.queries: list[dict[str, Any]] = []
+        owner = self
+
+        class _Aql:
+            def execute(self, text: str, bind_vars: dict[str, Any], **_: Any) -> list[int]:
+                owner.queries.append(bind_vars)
+                return [0]  # nothing left to convert
+
+        self.aql = _Aql()
 
     def collections(self) -> list[dict[str, Any]]:
         return [{"name": c} for c in self.names]
@@ -392,21 +403,27 @@ def test_a_version_3_store_gets_the_analysis_collections_and_indexes_once() -> N
 
     meta = ensure()
 
-    assert db.created == [(n.ENTITY_RANKS, {"edge": False}), (n.ANALYSIS, {"edge": False})]
+    assert db.created == [
+        (n.ENTITY_RANKS, {"edge": False}), (n.ANALYSIS, {"edge": False}),
+        (n.EVIDENCE, {"edge": False}),
+    ]  # fmt: skip
     assert db.added == [
         (coll, persistent_index_definition(name, fields))
         for coll, name, fields in PERSISTENT_INDEXES
         if name in _V3Db.new_indexes
     ]
     assert [d["fields"] for _, d in db.added] == [
-        ["generation", "rank"], ["generation", "level", "ordinal"], ["generation"]
+        ["relation", "chunk", "weight"], ["chunk"],
+        ["generation", "rank"], ["generation", "level", "ordinal"], ["generation"],
     ]  # fmt: skip
     assert not any(d.get("sparse") for _, d in db.added)  # null generations must be found
-    assert meta["version"] == n.SCHEMA_VERSION == 4
+    assert meta["version"] == n.SCHEMA_VERSION == 5
+    assert db.queries == [{"limit": 1000, "sample": n.PROVENANCE_SAMPLE}]  # provenance moved
     db.created.clear()
     db.added.clear()
+    db.queries.clear()
     ensure()
-    assert (db.created, db.added) == ([], [])
+    assert (db.created, db.added, db.queries) == ([], [], [])
 
 
 # --------------------------------------------------------------------------- the AQL

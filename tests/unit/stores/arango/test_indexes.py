@@ -94,6 +94,8 @@ def test_persistent_indexes_serve_the_sorts_and_drop_the_unused() -> None:
         ("relations", "idx_relations_from_weight"),
         ("relations", "idx_relations_to_weight"),
         ("entities", "idx_entities_name_norm"),
+        ("entities", "idx_entities_source_ids"),
+        ("relations", "idx_relations_source_ids"),
     )
     assert not set(defined) & {name for _, name in OBSOLETE_INDEXES}
 
@@ -462,6 +464,12 @@ class _SchemaDb:
         self.view_names: list[str] = []
         self.calls: list[tuple[str, str, Any]] = []
         self.meta: Doc | None = None
+
+        class _Aql:  # the provenance conversion of an older store: nothing left to move
+            def execute(self, text: str, bind_vars: Any, **_: Any) -> list[int]:
+                return [0]
+
+        self.aql = _Aql()
         if previous:
             self.meta = {"version": 3, "embedding_model": "m", "dim": 4}
             for coll, name, fields in PERSISTENT_INDEXES:
@@ -539,6 +547,8 @@ def test_an_older_store_drops_obsolete_indexes_and_moves_the_view_idempotently()
         ("delete_index", "relations", "relations-idx_relations_from_weight"),
         ("delete_index", "relations", "relations-idx_relations_to_weight"),
         ("delete_index", "entities", "entities-idx_entities_name_norm"),
+        ("delete_index", "entities", "entities-idx_entities_source_ids"),
+        ("delete_index", "relations", "relations-idx_relations_source_ids"),
         ("delete_index", "communities", "communities-vec_communities_embedding"),
         ("add_index", "chunks", "inv_chunks_text_topk"),
         ("replace_view", n.CHUNKS_VIEW, members),  # the view moves before the old index goes

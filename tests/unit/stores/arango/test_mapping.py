@@ -37,6 +37,7 @@ from graphrag.stores.arango.batch import (
     split_payload,
     validate_in_order,
 )
+from graphrag.stores.arango.names import PROVENANCE_SAMPLE
 
 DIM = 8
 
@@ -140,7 +141,13 @@ def test_entity_payload_round_trip_normalises_names_and_counts_provenance() -> N
     assert doc["label"] == "Marie Curie"  # what the Graph Viewer shows
     assert set(doc["aliases_norm"]) == {"marie curie", "m curie"}
     assert payload["merge_aliases"] == ["Marie Curie", "M. Curie"]
-    back = m.doc_to_entity(doc)
+    # bounded provenance: a count and a sample on the document, no source_ids array
+    assert (doc["mention_count"], doc["source_sample"]) == (2, ["c_1", "c_2"])
+    assert "source_ids" not in doc
+    many = m.entity_payload(entity, [f"c_{i:03}" for i in range(100)])["doc"]
+    assert len(many["source_sample"]) == PROVENANCE_SAMPLE
+    # get_entities.aql derives source_ids from the mentions edges
+    back = m.doc_to_entity({**doc, "source_ids": ["c_2", "c_1"]})
     assert back.source_chunk_ids == ["c_1", "c_2"]
     assert back.mention_count == 2
     assert (back.name, back.type, back.description) == ("Marie Curie", "PERSON", "physicist")
@@ -165,7 +172,16 @@ def test_relation_round_trip_derives_weight_and_provenance_from_evidence() -> No
     )
     doc = m.relation_to_doc(rel, m.evidence_docs(rel))
     assert (doc["_from"], doc["_to"]) == ("entities/e_1", "entities/e_2")
-    assert (doc["weight"], doc["source_ids"]) == (3.0, ["c_1", "c_2"])
+    assert (doc["weight"], doc["support_count"]) == (3.0, 2)
+    assert doc["evidence_sample"] == m.evidence_docs(rel)
+    assert "evidence" not in doc
+    assert "source_ids" not in doc
+    assert m.evidence_rows("r_1", m.evidence_docs(rel)) == [
+        {"_key": "r_1-c_1-0", "relation": "r_1", "chunk": "c_1", "sentence": "s1", "weight": 1.0},
+        {"_key": "r_1-c_2-1", "relation": "r_1", "chunk": "c_2", "sentence": "s2", "weight": 2.0},
+    ]
+    # the reads (expansion, export_document.aql) derive the evidence from the collection
+    doc = {**doc, "evidence": m.evidence_docs(rel)}
     back = m.doc_to_relation(doc)
     assert back.model_dump() == {
         **rel.model_dump(),
@@ -174,7 +190,9 @@ def test_relation_round_trip_derives_weight_and_provenance_from_evidence() -> No
     }
     only_c2 = m.doc_to_relation(doc, chunk_filter={"c_2"})
     assert (only_c2.weight, only_c2.source_chunk_ids) == (2.0, ["c_2"])
-    without_text = {k: v for k, v in doc.items() if k != "evidence"}
+    without_text = {k: v for k, v in doc.items() if k != "evidence"} | {
+        "source_ids": ["c_1", "c_2"]
+    }
     listed = m.doc_to_relation(without_text)
     assert (listed.weight, listed.source_chunk_ids, listed.evidence) == (3.0, ["c_1", "c_2"], [])
 
@@ -260,12 +278,14 @@ def test_plan_merges_entities_and_relations_shared_by_documents() -> None:
     marie = entities[marie_a.id]["doc"]
     assert marie["aliases"] == ["Madame Curie"]
     assert "embedding" in marie  # taken from the second document's version
-    assert marie["source_ids"] == sorted([ga.chunks[0].id, gb.chunks[0].id])
+    assert marie["source_sample"] == sorted([ga.chunks[0].id, gb.chunks[0].id])
     assert marie["mention_count"] == 2
     (rel,) = plan.relations
-    assert len(rel["evidence"]) == 2
-    assert rel["weight"] == 2.0
-    assert rel["source_ids"] == sorted([ga.chunks[0].id, gb.chunks[0].id])
+    assert len(rel["evidence_sample"]) == 2
+    assert (rel["weight"], rel["support_count"]) == (2.0, 2)
+    assert sorted(e["chunk"] for e in plan.evidence) == sorted([ga.chunks[0].id, gb.chunks[0].id])
+    assert {e["relation"] for e in plan.evidence} == {rel["_key"]}
+    assert len({e["_key"] for e in plan.evidence}) == 2
     assert len(plan.mentions) == 4
     assert len(plan.part_of) == 2
     assert all(d["status"] == "done" and d["chunk_count"] == 1 for d in plan.documents)
@@ -295,11 +315,11 @@ def test_plan_merges_repeated_mentions_and_lists_external_entities() -> None:
     assert mention["surface_forms"] == ["Marie Curie", "Marie"]
     assert mention["spans"] == [[0, 11], [13, 18]]
     assert plan.external == [marie.id]
-    # the stored entity only gains the mentioning chunk as provenance (no name, no aliases),
-    # so retraction and orphan removal, which read source_ids, see this document's mention
+    # the stored entity only gains the mentioning chunk in its sample (no name, no aliases);
+    # its exact provenance is the mentions edge, which retraction and orphan removal read
     (ref,) = plan.entities
     assert ref == {
-        "doc": {"_key": marie.id, "aliases_norm": [], "source_ids": [g.chunks[0].id]},
+        "doc": {"_key": marie.id, "aliases_norm": [], "source_sample": [g.chunks[0].id]},
         "merge_aliases": [],
     }
 
@@ -423,7 +443,17 @@ def test_exported_rows_rebuild_the_document_graph() -> None:
         "document": plan.documents[0],
         "chunks": plan.chunks,
         "mentions": plan.mentions,
-        "relations": plan.relations,
+        "relations": [  # export_document.aql: the evidence of the document's chunks
+            {
+                **r,
+                "evidence": [
+                    {"chunk_id": e["chunk"], "sentence": e["sentence"], "weight": e["weight"]}
+                    for e in plan.evidence
+                    if e["relation"] == r["_key"]
+                ],
+            }
+            for r in plan.relations
+        ],
         "entities": [p["doc"] for p in reversed(plan.entities)],
     }
     rebuilt = m.graph_from_export(row, [])

@@ -108,6 +108,12 @@ class _Db:
         self.created: list[tuple[str, dict[str, Any]]] = []
         self.added: list[tuple[str, dict[str, Any]]] = []
 
+        class _Aql:  # the provenance conversion of an older store: nothing left to move
+            def execute(self, text: str, bind_vars: Any, **_: Any) -> list[int]:
+                return [0]
+
+        self.aql = _Aql()
+
     def collections(self) -> list[dict[str, Any]]:
         return [{"name": c} for c in self.names]
 

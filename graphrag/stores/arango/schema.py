@@ -387,11 +387,20 @@ def require_meta(db: StandardDatabase, where: str) -> Doc:
     """Return the meta document of a store whose schema must exist.
 
     Raises:
-        SchemaError: If the schema was never created.
+        SchemaError: If the schema was never created, or predates schema version 5 (its
+            relation evidence is still on the edges: the reads would find none).
     """
     meta = read_meta(db)
     if meta is None:
         msg = f"the ArangoDB store {where} has no schema yet; {SCHEMA_HINT}"
+        raise SchemaError(msg)
+    version = int(meta.get("version", 0))
+    if version < PROVENANCE_VERSION:
+        msg = (
+            f"the ArangoDB store {where} has schema version {version}, which keeps provenance "
+            f"on the entity and relation documents; version {SCHEMA_VERSION} reads it from "
+            f"the evidence collection: convert the store first; {SCHEMA_HINT}"
+        )
         raise SchemaError(msg)
     return meta
 

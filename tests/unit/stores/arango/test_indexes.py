@@ -173,7 +173,7 @@ class IndexServer(HTTPClient):
         self.plans: dict[str, Plan] = {}
         self.pending: dict[str, Doc] = {}
         self.log: list[tuple[str, str, Any]] = []
-        self.meta: Doc = {"_key": "schema", "version": 3, "vector_feature": None}
+        self.meta: Doc = {"_key": "schema", "version": n.SCHEMA_VERSION, "vector_feature": None}
         self.next_id = 100
 
     def add(self, collection: str, name: str, **extra: Any) -> Doc:
@@ -557,3 +557,21 @@ def test_an_older_store_drops_obsolete_indexes_and_moves_the_view_idempotently()
     db.calls.clear()
     _ensure(db)
     assert db.calls == []  # idempotent: a second run only reads
+
+
+def test_a_store_before_schema_version_5_is_refused_until_converted() -> None:
+    from graphrag.errors import SchemaError
+    from graphrag.stores.arango.schema import require_meta
+
+    class _Old:
+        name = "kg"
+
+        def has_collection(self, name: str) -> bool:
+            return True
+
+        def collection(self, name: str) -> Any:
+            meta = {"_key": "schema", "version": 4, "embedding_model": "m", "dim": 4}
+            return type("C", (), {"get": lambda self, key: meta})()
+
+    with pytest.raises(SchemaError, match=r"schema version 4.*graphrag schema --store arango"):
+        require_meta(cast(StandardDatabase, _Old()), "kg")

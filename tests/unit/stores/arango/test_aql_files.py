@@ -529,3 +529,19 @@ def test_communities_are_searched_exactly_and_get_no_vector_index() -> None:
     assert "COSINE_SIMILARITY" in text
     assert "APPROX_NEAR" not in text
     assert binds == {"query": [0.5, 0.5], "k": 3}
+
+
+def test_no_query_reads_the_unbounded_provenance_arrays_of_schema_version_4() -> None:
+    """Provenance is derived from mentions and evidence (docs/design/provenance.md).
+
+    Only the conversion reads the old arrays; the writes may only drop them (``null``).
+    """
+    code = re.compile(r"\.source_ids\b|\.evidence\b(?!_)|source_ids\[\*\]")
+    offenders = []
+    for path in sorted(AQL_DIR.rglob("*.aql")):
+        if path.name == "migrate_provenance.aql":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.lstrip().startswith("//") and code.search(line):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert offenders == []

@@ -338,6 +338,7 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="forbid",
         nested_model_default_partial_update=True,
+        env_parse_none_str="null",  # GRAPHRAG_X=null unsets an optional setting
     )
 
     store: StoreKind = Field(

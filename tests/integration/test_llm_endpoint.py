@@ -15,13 +15,10 @@ counts the server reports (figures printed with ``-s``; docs/llm.md has the reco
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import pytest
 
 from graphrag.config import LLMSettings
 from graphrag.llm import (
@@ -35,16 +32,9 @@ from graphrag.llm import (
     make_chat_model,
 )
 from graphrag.llm.chat_openai import LangChainChatModel
+from tests.integration.llm_env import API_KEY, BASE_URL, MODEL, needs_llm
 
-# Read at import: the suite's autouse fixture removes GRAPHRAG_ variables before each test.
-BASE_URL = os.environ.get("GRAPHRAG_LLM__BASE_URL")
-MODEL = os.environ.get("GRAPHRAG_LLM__MODEL", "gemma-3-270m")
-API_KEY = os.environ.get("GRAPHRAG_LLM__API_KEY")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL,
-    reason="needs an OpenAI-compatible server: set GRAPHRAG_LLM__BASE_URL (and "
-    "GRAPHRAG_LLM__MODEL), e.g. after `bash scripts/llama_server.sh 18081` (docs/llm.md)",
-)
+pytestmark = needs_llm
 CORPUS = Path(__file__).resolve().parents[2] / "samples" / "corpus"
 SYSTEM = "List the people, organisations and places named in the text, as JSON."
 

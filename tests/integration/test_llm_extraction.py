@@ -16,12 +16,9 @@ the real token counts (docs/benchmarks.md, "LLM extraction", has the recorded ru
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from graphrag.config import Settings, load_settings
 from graphrag.extract.dry_run import dry_run
@@ -30,17 +27,9 @@ from graphrag.models import DocumentStatus
 from graphrag.operations.ingest import run_ingest
 from graphrag.runtime import open_components
 from graphrag.testing.fakes import HashEmbedder
+from tests.integration.llm_env import API_KEY, BASE_URL, FOLD, MODEL, needs_llm
 
-# Read at import: the suite's autouse fixture removes GRAPHRAG_ variables before each test.
-BASE_URL = os.environ.get("GRAPHRAG_LLM__BASE_URL")
-MODEL = os.environ.get("GRAPHRAG_LLM__MODEL", "gemma-3-270m")
-API_KEY = os.environ.get("GRAPHRAG_LLM__API_KEY")
-FOLD = os.environ.get("GRAPHRAG_LLM__FOLD_SYSTEM_PROMPT", "true")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL,
-    reason="needs an OpenAI-compatible server: set GRAPHRAG_LLM__BASE_URL (and "
-    "GRAPHRAG_LLM__MODEL), e.g. after `bash scripts/llama_server.sh 18081` (docs/llm.md)",
-)
+pytestmark = needs_llm
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
     ROOT / "samples" / "corpus" / name for name in ("gullwing_ferries.txt", "kessel_energy.md")

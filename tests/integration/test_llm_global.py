@@ -18,27 +18,17 @@ cache. What happened is printed (docs/benchmarks.md, "Global search with an LLM"
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
-
-import pytest
 
 from graphrag.analyze.llm_reports import REPORT_PREFIX
 from graphrag.config import Settings, load_settings
 from graphrag.facade import GraphRAG
 from graphrag.models import AnswerKind, RetrievalMode
 from pipelines.analyze_job import run_analysis
+from tests.integration.llm_env import API_KEY, BASE_URL, FOLD, MODEL, needs_llm
 
-BASE_URL = os.environ.get("GRAPHRAG_LLM__BASE_URL")
-MODEL = os.environ.get("GRAPHRAG_LLM__MODEL", "gemma-3-270m")
-API_KEY = os.environ.get("GRAPHRAG_LLM__API_KEY")
-FOLD = os.environ.get("GRAPHRAG_LLM__FOLD_SYSTEM_PROMPT", "true")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL,
-    reason="needs an OpenAI-compatible server: set GRAPHRAG_LLM__BASE_URL (and "
-    "GRAPHRAG_LLM__MODEL), e.g. after `bash scripts/llama_server.sh 18081` (docs/llm.md)",
-)
+pytestmark = needs_llm
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
     ROOT / "samples" / "corpus" / name

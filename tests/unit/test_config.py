@@ -271,3 +271,13 @@ def test_a_cost_budget_without_prices_is_refused_naming_the_settings() -> None:
     assert "GRAPHRAG_LLM__PRICE_PER_1K_PROMPT" in text
     assert "GRAPHRAG_LLM__MAX_TOKENS_PER_RUN" in text
     assert load_settings(llm={"max_cost": 0.5, "price_per_1k_completion": 0.002}).llm.max_cost
+
+
+def test_null_in_the_environment_unsets_an_optional_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().extraction.llm_min_entities == 2
+    monkeypatch.setenv("GRAPHRAG_EXTRACTION__LLM_MIN_ENTITIES", "null")
+    assert load_settings().extraction.llm_min_entities is None
+    monkeypatch.setenv("GRAPHRAG_EXTRACTION__LLM_MIN_ENTITIES", "3")
+    assert load_settings().extraction.llm_min_entities == 3

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from graphrag.config import ArangoSettings
 from graphrag.errors import StoreQueryError, StoreUnavailableError
 from graphrag.stores.arango.connection import ArangoConnection, display_url
 from graphrag.stores.arango.retry import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+from tests.unit.stores.arango.http_stub import serving
 
 SECRET = "s3cret-Pa55word"
 URL_SECRET = "url-Pa55"
@@ -83,16 +83,9 @@ def stub() -> Iterator[Stub]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def connect(stub: Stub, retries: int = 3, *, credentials: bool = False) -> ArangoConnection:

@@ -21,9 +21,8 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from graphrag.stores.arango.users import (
     reader_grants,
     writer_grants,
 )
+from tests.unit.stores.arango.http_stub import serving
 
 ROOT = Path(__file__).resolve().parents[4]
 INIT_SCRIPT = ROOT / "deploy" / "arango-init" / "create-users.js"
@@ -375,14 +375,8 @@ def users_api() -> Iterator[tuple[FakeUsersApi, str]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield api, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield api, f"http://127.0.0.1:{port}"
 
 
 def _settings(url: str, user: str, password: str, **admin: Any) -> ArangoSettings:

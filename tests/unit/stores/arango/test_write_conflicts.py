@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from graphrag.stores.arango.queries import Queries
 from graphrag.stores.arango.retry import ConflictPolicy, retry_write_conflicts
 from graphrag.stores.arango.writes import in_transaction, write_plans
 from tests.sample_graphs import DIM, document_graph
+from tests.unit.stores.arango.http_stub import serving
 
 CONFLICT = (409, 1200, "write-write conflict")
 UNIQUE = (409, 1210, "unique constraint violated - in index primary of type primary")
@@ -186,16 +187,9 @@ def fake() -> Iterator[FakeArango]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,7 @@ DOCTESTED = [
     "graphrag.resolution.keys",
     "graphrag.retrieve.fusion",
     "graphrag.stores.arango.generations",
+    "graphrag.stores.arango.mapping",
     "graphrag.stores.embedded.index",
     "graphrag.testing.fakes",
     "pipelines.report",

@@ -33,6 +33,27 @@ class SlowExtractor:
         return result
 
 
+class StallingExtractor(SlowExtractor):
+    """Extracts the first ``free`` calls, then stalls every call until it is cancelled.
+
+    ``stalled`` is set when a call stalls: a job stopped after that has inputs left, however
+    fast the machine (a fixed sleep raced the pipeline's batching).
+    """
+
+    def __init__(self, inner: Any, free: int) -> None:
+        super().__init__(inner, 0.0)
+        self._free = free
+        self.stalled = asyncio.Event()
+
+    async def extract(self, chunks: Sequence[Chunk]) -> list[ChunkExtraction]:
+        if self._free > 0:
+            self._free -= 1
+            return await super().extract(chunks)
+        self.stalled.set()
+        await asyncio.Event().wait()  # until the stop cancels the job
+        raise AssertionError("unreachable")
+
+
 def inputs(count: int) -> list[JobInput]:
     return [
         JobInput(name=f"n{i}.txt", data=f"Asta Moberg{i} founded Ferrow{i} Mills.".encode())
@@ -71,14 +92,15 @@ async def test_job_runs_and_reports_every_input(
 async def test_stopped_job_is_interrupted_then_resumed_by_another_runner(
     settings: Any, embedder: Any, extractor: Any, tmp_path: Path
 ) -> None:
-    slow = await open_rag(settings, embedder, SlowExtractor(extractor, 0.4))
+    stalling = StallingExtractor(extractor, free=0)
+    slow = await open_rag(settings, embedder, stalling)
 
     async def slow_opener(_: str) -> GraphRAG:
         return slow
 
     first = JobRunner(slow_opener, tmp_path / "spool")
     job = await first.submit("default", inputs(6), subject="tester")
-    await asyncio.sleep(0.6)
+    await asyncio.wait_for(stalling.stalled.wait(), timeout=60)
     await first.stop(grace=0.0)
     stopped = await first.get("default", job.id)
     assert stopped.status is JobStatus.INTERRUPTED

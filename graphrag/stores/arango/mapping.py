@@ -11,7 +11,7 @@ Document shapes (``_key`` is always the model id)::
     relations  {_from, _to, predicate, kind, weight (exact evidence sum), description?,
                 support_count (exact number of evidence chunks),
                 evidence_sample: [{chunk_id, sentence, weight}] (<= PROVENANCE_SAMPLE)}
-    evidence   {relation, chunk, sentence, weight}    (_key = <relation>-<chunk>-<n>)
+    evidence   {relation, chunk, sentence, weight}    (_key = evidence_key(relation, chunk, n))
     mentions   {_from: chunks/.., _to: entities/.., surface_forms, spans}
     part_of    {_from: chunks/.., _to: documents/..}          (_key = chunk id)
     merges     {alias_id, alias_name, alias_type, canonical_id, score, method, created_at,
@@ -40,6 +40,7 @@ and :func:`doc_to_relation` read as before.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -437,11 +438,25 @@ def evidence_docs(relation: Relation) -> list[Doc]:
     return items
 
 
+def evidence_key(relation_id: str, chunk_id: str, position: int) -> str:
+    """Return the ``_key`` of the evidence item at ``position`` of a relation's evidence.
+
+    A hash, so that long or dash-rich ids neither exceed ArangoDB's 254-byte key limit nor
+    collide; ``/`` cannot occur in a key, so the joined parts are unambiguous.
+    ``migrate_provenance.aql`` computes the same key with AQL's ``SHA1``.
+
+    >>> evidence_key("r1", "c1", 0)
+    'ev_101d52777197d811d9cfd5936c5c8a81'
+    """
+    text = f"{relation_id}/{chunk_id}/{position}"
+    return "ev_" + hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:32]
+
+
 def evidence_rows(relation_id: str, evidence: Sequence[Doc]) -> list[Doc]:
     """Return the ``evidence`` documents of a relation's evidence items (one per item)."""
     return [
         {
-            "_key": f"{relation_id}-{e['chunk_id']}-{n}",
+            "_key": evidence_key(relation_id, e["chunk_id"], n),
             "relation": relation_id,
             "chunk": e["chunk_id"],
             "sentence": e["sentence"],

@@ -366,21 +366,43 @@ MIGRATION_BATCH = 1000
 def migrate_provenance(db: Database) -> int:
     """Convert the provenance arrays of a version 4 store (``migrate_provenance.aql``).
 
-    Runs batch after batch until nothing is left (idempotent: an interrupted run is resumed by
-    the next ``ensure_schema``, which sees the version still below 5). Returns the number of
-    relations and entities converted.
+    Pages through relations and entities by key, pass after pass, until a whole pass converts
+    nothing: a second pass finds what a writer of an older version added meanwhile (stop those
+    writers first, see docs/arango.md). Idempotent: an interrupted run is resumed by the next
+    ``ensure_schema``, which sees the version still below 5. Returns the number of relations
+    and entities converted.
     """
     queries = Queries()
-    binds = {"limit": MIGRATION_BATCH, "sample": PROVENANCE_SAMPLE}
     total = 0
     while True:
-        moved = int(queries.one(db, "migrate_provenance", binds) or 0)
-        total += moved
-        if moved == 0:
+        converted = _migration_pass(db, queries)
+        total += converted
+        if converted == 0:
             break
     if total:
         logger.info("moved the provenance of %d relations and entities (schema version 5)", total)
     return total
+
+
+def _migration_pass(db: Database, queries: Queries) -> int:
+    """Run ``migrate_provenance.aql`` from the first key to the last; return the conversions."""
+    after = {"relation": "", "entity": ""}
+    converted = 0
+    while True:
+        binds = {
+            "limit": MIGRATION_BATCH,
+            "sample": PROVENANCE_SAMPLE,
+            "after_relation": after["relation"],
+            "after_entity": after["entity"],
+        }
+        row = queries.one(db, "migrate_provenance", binds) or {}
+        counts = {kind: int(row.get(f"{kind}s") or 0) for kind in after}
+        converted += sum(counts.values())
+        for kind, count in counts.items():
+            if count:
+                after[kind] = str(row[f"last_{kind}"])
+        if max(counts.values()) < MIGRATION_BATCH:
+            return converted
 
 
 def require_meta(db: StandardDatabase, where: str) -> Doc:

@@ -364,7 +364,7 @@ class _V3Db:
         class _Aql:
             def execute(self, text: str, bind_vars: dict[str, Any], **_: Any) -> list[int]:
                 owner.queries.append(bind_vars)
-                return [0]  # nothing left to convert
+                return [{"relations": 0, "entities": 0}]  # nothing left to convert
 
         self.aql = _Aql()
 
@@ -418,7 +418,9 @@ def test_a_version_3_store_gets_the_analysis_collections_and_indexes_once() -> N
     ]  # fmt: skip
     assert not any(d.get("sparse") for _, d in db.added)  # null generations must be found
     assert meta["version"] == n.SCHEMA_VERSION == 5
-    assert db.queries == [{"limit": 1000, "sample": n.PROVENANCE_SAMPLE}]  # provenance moved
+    assert db.queries == [  # provenance moved: one pass over both collections found nothing
+        {"limit": 1000, "sample": n.PROVENANCE_SAMPLE, "after_relation": "", "after_entity": ""}
+    ]
     db.created.clear()
     db.added.clear()
     db.queries.clear()

@@ -177,8 +177,20 @@ def test_relation_round_trip_derives_weight_and_provenance_from_evidence() -> No
     assert "evidence" not in doc
     assert "source_ids" not in doc
     assert m.evidence_rows("r_1", m.evidence_docs(rel)) == [
-        {"_key": "r_1-c_1-0", "relation": "r_1", "chunk": "c_1", "sentence": "s1", "weight": 1.0},
-        {"_key": "r_1-c_2-1", "relation": "r_1", "chunk": "c_2", "sentence": "s2", "weight": 2.0},
+        {
+            "_key": m.evidence_key("r_1", "c_1", 0),
+            "relation": "r_1",
+            "chunk": "c_1",
+            "sentence": "s1",
+            "weight": 1.0,
+        },
+        {
+            "_key": m.evidence_key("r_1", "c_2", 1),
+            "relation": "r_1",
+            "chunk": "c_2",
+            "sentence": "s2",
+            "weight": 2.0,
+        },
     ]
     # the reads (expansion, export_document.aql) derive the evidence from the collection
     doc = {**doc, "evidence": m.evidence_docs(rel)}

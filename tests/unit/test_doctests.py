@@ -34,6 +34,7 @@ DOCTESTED = [
     "graphrag.stores.embedded.index",
     "graphrag.testing.fakes",
     "pipelines.report",
+    "pipelines.tune_space",
 ]
 
 

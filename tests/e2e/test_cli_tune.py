@@ -304,3 +304,64 @@ def test_a_real_sigint_writes_the_best_so_far_and_exits_130(sets: dict[str, Path
     assert text.startswith(MARKER)
     assert "; interrupted" in text
     assert "of 500 trials" in text
+
+
+def test_a_refused_trial_is_failed_and_the_search_goes_on(
+    sets: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.tune_job as job
+
+    real = job.suggest_values
+    calls: list[int] = []
+
+    def second_is_invalid(trial: Any, knobs: Any) -> Any:
+        values = real(trial, knobs)
+        calls.append(1)
+        return {**values, "ppr_damping": 1.5} if len(calls) == 2 else values
+
+    monkeypatch.setattr(job, "suggest_values", second_is_invalid)
+    out = sets["root"] / "refused.toml"
+    result = invoke(*tune_args(sets, out, "--json"))
+    assert result.exit_code == 0, result.output
+    trials = json.loads(result.stdout)["trials"]
+    assert [t["score"] is None for t in trials] == [False, True, False]
+    assert "ppr_damping" in trials[1]["error"]
+    assert "trial 2/3: refused (invalid retrieval settings" in result.stderr
+
+
+def test_current_settings_off_the_search_grid_are_the_baseline(sets: dict[str, Path]) -> None:
+    config = sets["root"] / "mine-off-grid.toml"
+    config.write_text("[retrieval]\nppr_damping = 0.47\ntop_k = 5\n", encoding="utf-8")
+    out = sets["root"] / "off-grid.toml"
+    result = invoke(*tune_args(sets, out, "--trials", "1", "--config", config, "--json"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["baseline"]["settings"]["ppr_damping"] == 0.47
+    assert "top_k" not in summary["baseline"]["settings"]  # not a knob: never written
+
+
+def test_without_optuna_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from graphrag.errors import ConfigError
+    from pipelines.tune_job import _new_study
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(ConfigError, match=r"arango-graphrag-platform\[tune\]"):
+        _new_study(None)  # type: ignore[arg-type]
+
+
+def test_ctrl_c_while_indexing_writes_no_file(
+    sets: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.tune_job as job
+
+    async def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "run_eval", interrupted)
+    out = sets["root"] / "never.toml"
+    result = invoke(*tune_args(sets, out))
+    assert result.exit_code == 130, result.output
+    assert "interrupted before the first trial: no settings file written" in result.stderr
+    assert not out.exists()

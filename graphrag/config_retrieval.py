@@ -44,6 +44,8 @@ class RetrievalSettings(BaseModel):
         ppr_dense_candidates: ``ppr``: passages from vector search in the reset.
         ppr_expand_mass: ``ppr``: share of the dense softmax whose passages are expanded.
         ppr_relation_weight: ``ppr``: factor on relation edges in the walk (0: mentions only).
+        ppr_rerank_temperature: ``ppr``: temperature of the relevance factor on the mass.
+        ppr_rerank_candidates: ``ppr``: passages scored against the question's rest.
         ppr_max_iterations: ``ppr``: cap on power iterations.
         ppr_context_entities: ``ppr``: entities (highest mass) reported in the context.
         global_communities: ``global``: communities a context holds.
@@ -136,6 +138,23 @@ class RetrievalSettings(BaseModel):
         le=10.0,
         description="ppr: factor on relation (entity-entity) edges in the walk; 0 walks "
         "mention edges only and skips reading relations.",
+    )
+    ppr_rerank_temperature: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=10.0,
+        description="ppr: passages are ranked by PageRank mass times exp((relevance - best) / "
+        "this), relevance being the better of the passage's cosine with the question and with "
+        "the question without its entity names (what it asks about them), so a second-hop "
+        "passage that answers the rest of the question beats one that only shares an entity; "
+        "0: by mass alone (and the question is embedded once).",
+    )
+    ppr_rerank_candidates: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="ppr: passages scored against the question without its entity names (see "
+        "ppr_rerank_temperature); the others count the lowest of those cosines.",
     )
     ppr_max_iterations: int = Field(
         default=30, ge=1, le=1000, description="ppr: cap on PageRank power iterations."

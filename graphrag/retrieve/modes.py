@@ -219,6 +219,7 @@ class RetrievalService:
             analyzer=self._analyzer,
             timer=timer,
             link_threshold=self._settings.link_threshold,
+            residual=mode is RetrievalMode.PPR and self._settings.ppr_rerank_temperature > 0,
         )
         if mode is RetrievalMode.PPR:
             return await rank_ppr(

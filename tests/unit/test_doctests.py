@@ -29,6 +29,8 @@ DOCTESTED = [
     "graphrag.llm.scripted",
     "graphrag.resolution.keys",
     "graphrag.retrieve.fusion",
+    "graphrag.retrieve.ppr",
+    "graphrag.retrieve.seeds",
     "graphrag.stores.arango.generations",
     "graphrag.stores.arango.mapping",
     "graphrag.stores.embedded.index",

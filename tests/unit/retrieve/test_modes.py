@@ -308,6 +308,31 @@ async def test_ppr_walks_from_the_seed_to_the_bridge_passages(
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.slow
+async def test_ppr_rerank_prefers_the_passage_that_answers_the_rest_of_the_question(
+    store: Any, hash_embedder: Any, analyzer: QuestionAnalyzer
+) -> None:
+    def ranked(context: Any) -> list[str]:
+        return [c.title for c in context.chunks if c.score > 0]
+
+    plain = RetrievalService(
+        store, hash_embedder, RetrievalSettings(ppr_rerank_temperature=0.0), analyzer
+    )
+    walk_only = ranked(await plain.retrieve(CHAIN_QUESTION, mode="ppr", top_k=6))
+    assert hash_embedder.calls[-1] == [CHAIN_QUESTION]  # no second text without the rerank
+    service = RetrievalService(store, hash_embedder, RetrievalSettings(), analyzer)
+    context = await service.retrieve(CHAIN_QUESTION, mode="ppr", top_k=6)
+    # the question and its rest (without "Marie Curie") are embedded in one batch
+    rest = "What is the official language of the country where was born?"
+    assert hash_embedder.calls[-1] == [CHAIN_QUESTION, rest]
+    reranked = ranked(context)
+    assert set(reranked) == set(walk_only)  # the same passages, reordered
+    # Pierre Curie only shares the question's entity; Poland answers the rest (the language)
+    assert walk_only.index("Pierre Curie") < walk_only.index("Poland")
+    assert reranked.index("Poland") < reranked.index("Pierre Curie")
+    assert reranked[0] == "Marie Curie"
+
+
 async def test_graph_modes_work_without_an_analyzer(store: Any, hash_embedder: Any) -> None:
     service = RetrievalService(store, hash_embedder, RetrievalSettings(), None)
     for mode in ("local", "hybrid", "ppr"):

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 DOCTESTED = [
+    "graphrag.evaluation.answers",
     "graphrag.extract.types",
     "graphrag.ids",
     "graphrag.ingest.chunking",

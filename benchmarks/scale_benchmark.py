@@ -65,6 +65,8 @@ from graphrag.runtime import configure_logging  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 MODES = ("naive", "bm25", "local", "hybrid", "ppr")
 RECALL_K = 5
+ENV_PREFIXES = ("GRAPHRAG_", "MALLOC_", "ONEDNN_", "OMP_", "MKL_")
+"""Environment variables recorded with the result (they change speed or memory)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -474,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         "store": str(db),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "code": code_version(),
+        "env": {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)},
         "command": " ".join(
             [".venv/bin/python", "benchmarks/scale_benchmark.py", *(argv or sys.argv[1:])]
         ),

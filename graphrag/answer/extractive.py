@@ -274,7 +274,7 @@ class ExtractiveAnswerer:
             kind=AnswerKind.EXTRACTIVE,
             mode=context.mode,
             citations=citations,
-            notes=[EXTRACTIVE_NOTE] if note is None else [EXTRACTIVE_NOTE, note],
+            notes=[EXTRACTIVE_NOTE, *context.notes, *([] if note is None else [note])],
             context=context,
         )
 

@@ -79,7 +79,7 @@ class RetrievalSettings(BaseModel):
         "name for that entity to seed local, hybrid and ppr (exact name matches always do).",
     )
     local_dense_weight: float = Field(
-        default=0.5,
+        default=0.7,
         ge=0.0,
         le=1.0,
         description="local: weight of the min-max normalised dense list; the graph list gets "
@@ -91,13 +91,13 @@ class RetrievalSettings(BaseModel):
         "(weighted reciprocal-rank fusion with rrf_k); same weights either way.",
     )
     hybrid_dense_weight: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="hybrid: weight of the dense list."
+        default=0.6, ge=0.0, le=1.0, description="hybrid: weight of the dense list."
     )
     hybrid_bm25_weight: float = Field(
-        default=0.2, ge=0.0, le=1.0, description="hybrid: weight of the BM25 list."
+        default=0.25, ge=0.0, le=1.0, description="hybrid: weight of the BM25 list."
     )
     hybrid_graph_weight: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="hybrid: weight of the graph list."
+        default=0.15, ge=0.0, le=1.0, description="hybrid: weight of the graph list."
     )
     rrf_k: int = Field(
         default=60,

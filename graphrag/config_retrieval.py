@@ -63,10 +63,10 @@ class RetrievalSettings(BaseModel):
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
     hops: int = Field(default=2, ge=1, le=3, description="Traversal depth of local/hybrid.")
     degree_cap: int = Field(
-        default=50,
+        default=10,
         ge=1,
         description="Neighbours followed, and mentioning chunks read (strongest first), per "
-        "entity.",
+        "entity (local, hybrid, ppr).",
     )
     max_entities: int = Field(default=40, ge=1, description="Entities kept after expansion.")
     k_entities: int = Field(default=8, ge=1, description="Entity seeds from vector search.")

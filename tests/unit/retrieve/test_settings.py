@@ -17,6 +17,7 @@ from tests.unit.retrieve.test_modes import CHAIN_QUESTION, build_graphs, open_st
 
 KNOBS = {
     "link_threshold": 0.6,
+    "degree_cap": 10,
     "local_dense_weight": 0.7,
     "hybrid_fusion": "minmax",
     "hybrid_dense_weight": 0.6,

@@ -32,7 +32,7 @@ from graphrag.ports import Retriever
 from graphrag.retrieve.base import DocumentCache, StageTimer
 from graphrag.retrieve.modes import RetrievalService, parse_mode
 from graphrag.retrieve.question import QuestionAnalyzer
-from graphrag.retrieve.seeds import analyze_question
+from graphrag.retrieve.seeds import analyze_question, residual_text
 from graphrag.stores.embedded import EmbeddedGraphStore
 
 # title, text, entities (name, type), relations (source, predicate, target)
@@ -199,6 +199,13 @@ async def test_question_entities_link_by_name_else_by_embedding_in_one_call(
     assert "Zanzibar" not in by_surface  # nothing similar enough in the graph
     assert seeds.vector.shape == (hash_embedder.dim,)
     assert {"analyze", "store", "embed"} <= set(timer.timings)
+
+
+def test_residual_text_drops_the_surfaces_longest_first() -> None:
+    question = "Was Marie Curie born in Warsaw, like Marie?"
+    assert residual_text(question, ["Marie", "Marie Curie", "Warsaw"]) == "Was born in , like ?"
+    assert residual_text("Marie Curie?", ["Marie Curie"]) == ""  # nothing but the entity
+    assert residual_text("Who was she?", []) == "Who was she?"
 
 
 # ----------------------------------------------------------------------------- plain modes

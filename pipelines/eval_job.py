@@ -404,8 +404,11 @@ async def run_eval(
 
 def _answerers(components: Components) -> tuple[ExtractiveAnswerer, AnswerGenerator | None]:
     """The extractive answerer (relevance, abstentions) and, with an LLM, the generator."""
+    settings = components.settings
     extractive = ExtractiveAnswerer(
-        components.embedder, min_relevance=components.settings.answer.min_relevance
+        components.embedder,
+        min_relevance=settings.answer.min_relevance,
+        spacy_model=settings.extraction.spacy_model,
     )
     if components.llm is None:
         return extractive, None

@@ -516,18 +516,22 @@ async def test_eval_measures_answer_containment_without_an_llm(
     assert naive.questions == 2  # q3 has no gold answer
     assert (naive.answer, naive.top_chunks) == (1.0, 1.0)
     assert naive.generated is None  # no LLM
-    hall, _, unknown = run.details["naive"]
+    hall, bern, unknown = run.details["naive"]
     assert hall.answer is not None
     assert "G. Stanley Hall" in hall.answer
     assert (hall.answer_contains, hall.top5_contains) == (True, True)
+    # real spaCy: who -> a person, where -> a place
+    assert (hall.short_answer, bern.short_answer) == ("G. Stanley Hall", "Bern")
+    assert (naive.spans, naive.span_em, naive.span_f1) == (2, 1.0, 1.0)
     assert (unknown.answer_contains, unknown.top5_contains) == (None, None)
 
     paths = write_eval_report(run)
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert data["modes"][0]["containment"]["answer_contains_gold"] == 1.0
     assert data["modes"][0]["containment"]["top5_contains_gold"] == 1.0
+    assert data["per_question"]["naive"][0]["short_answer"] == "G. Stanley Hall"
     lines = paths["markdown"].read_text(encoding="utf-8").splitlines()
     assert lines[2].endswith(CONTAINMENT_LEGEND)
     assert "| AG@8 | ans⊇gold | top5⊇gold | span EM | span F1 | p50 ms |" in lines[4]
     assert lines[6].startswith("| naive |")
-    assert "| 100.0 | 100.0 |" in lines[6]
+    assert "| 100.0 | 100.0 | 100.0 | 100.0 |" in lines[6]

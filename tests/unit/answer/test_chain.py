@@ -248,3 +248,30 @@ async def test_without_a_spacy_model_the_answer_has_no_short_answer(embedder: An
     answer = await answerer.answer(MUSEUM_QUESTION, context_of(MUSEUM_QUESTION, chunks))
     assert answer.short_answer is None
     assert answer.citations
+
+
+def test_the_cli_prints_the_short_answer_apart() -> None:
+    import io
+
+    from rich.console import Console
+
+    from graphrag.models import Answer, AnswerKind
+    from pipelines.report import print_answer
+
+    answer = Answer(
+        question=FOUNDER_QUESTION,
+        text="He enrolled at the Calder Institute of Technology. [1]",
+        kind=AnswerKind.EXTRACTIVE,
+        mode=RetrievalMode.PPR,
+        citations=[],
+        short_answer="the Calder Institute of Technology\x1b[31m",
+    )
+    out = io.StringIO()
+    print_answer(Console(file=out, width=200, color_system=None), answer, show_context=False)
+    lines = out.getvalue().splitlines()
+    assert lines[2] == "short answer: the Calder Institute of Technology\\x1b[31m"  # escaped
+    assert '"short_answer":"the Calder' in answer.model_dump_json()
+    answer.short_answer = None
+    out = io.StringIO()
+    print_answer(Console(file=out, width=200, color_system=None), answer, show_context=False)
+    assert "short answer" not in out.getvalue()

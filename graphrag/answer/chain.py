@@ -21,8 +21,8 @@ cosine to what the question asks, plus a small bonus for its chunk's rank)
 * :data:`TYPE_WEIGHT` times its type score: 1 for an entity of the expected type
   (:mod:`graphrag.answer.answer_types`) that the question does not name and that is not a
   bridge when the question asks about an entity it only describes (*fresh*), half for a
-  later label, half again for a bridge; an unlabelled run of proper nouns counts as a later
-  label when names are expected,
+  later label (a date without a digit, ``Monday``, counts as one; so does an unlabelled run
+  of proper nouns when names are expected), half again when not fresh,
 
 picks, among the sentences on the chain holding a fresh typed entity (else a typed one,
 else any), the best as the answer sentence, puts before it the best sentence linking a
@@ -32,9 +32,9 @@ year for ``what year``); when it is the chunk's topic behind a pronoun (``She de
 ...``), the sentence introducing the topic is quoted too. A comparison (``A or B``) quotes
 the best sentence naming each option and has no short answer.
 
-The weights were chosen on the two dev sets (``graphrag eval``, 100 questions each; the
-search and its figures are in the report of issue 11): a plateau, within a point or two
-across neighbouring values.
+The weights were chosen by a grid search on the ``ppr`` contexts of the two dev sets (100
+questions each, answer containment as in ``graphrag eval``); neighbouring values score
+within a point or two.
 
 Entities come from spaCy (:class:`graphrag.answer.mentions.ChunkParser`).
 """
@@ -52,10 +52,8 @@ from graphrag.answer.relevance import STOPWORDS as _STOPWORDS
 
 __all__ = [
     "BRIDGE_WEIGHT",
-    "PROPN_FACTOR",
     "QUESTION_WEIGHT",
     "SECOND_HOP_WEIGHT",
-    "SIMILARITY_WEIGHT",
     "TYPE_WEIGHT",
     "ChainSentence",
     "EvidencePlan",
@@ -63,23 +61,17 @@ __all__ = [
     "plan_evidence",
 ]
 
-SIMILARITY_WEIGHT = 1.0
-"""Factor on a sentence's similarity score (cosine plus rank bonus) against the chain's."""
-
 SECOND_HOP_WEIGHT = 0.1
 """Added when the sentence names a bridge but no question entity (the chain's next step)."""
 
 TYPE_WEIGHT = 0.5
-"""Added to a sentence's score when it holds an entity of the expected answer type."""
+"""Times the sentence's type score (1 for a fresh entity of the expected answer type)."""
 
 BRIDGE_WEIGHT = 0.3
 """Added when the sentence names a bridge entity (or sits in a chunk titled by one)."""
 
 QUESTION_WEIGHT = 0.2
 """Added when the sentence names a question entity (or sits in a chunk titled by one)."""
-
-PROPN_FACTOR = 1.0
-"""Factor on the type score of an unlabelled proper-noun run (already below the labels)."""
 
 _NUMERIC = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"})
 _DATES = frozenset({"DATE", "TIME"})
@@ -276,7 +268,7 @@ def plan_evidence(
     if not sentences:
         return EvidencePlan([], None)
     chain = _Chain(facts, sentences)
-    scores = [SIMILARITY_WEIGHT * base + chain.bonus(i) for i, base in enumerate(base_scores)]
+    scores = [base + chain.bonus(i) for i, base in enumerate(base_scores)]
     if facts.options:
         return _compare(chain, scores, max_sentences)
     pool = chain.answer_pool()
@@ -397,7 +389,7 @@ class _Chain:
         for fresh, weight in ((True, 1.0), (False, 0.5)):
             for mention in self.typed(i, fresh=fresh):
                 factor = 1.0 if self.label_rank(mention) == 0 else 0.5
-                best = max(best, weight * factor * (PROPN_FACTOR if mention.label == PROPN else 1))
+                best = max(best, weight * factor)
         return best
 
     def label_rank(self, mention: Mention) -> int:

@@ -310,7 +310,7 @@ class RetrievalService:
                 )
             )
             with timer.stage("store"):
-                rows = await self._store.get_entities(ids)
+                rows = await self._store.get_entities(ids, provenance=False)
             ranking.entities, names = entity_context(expanded, rows)
             ranking.paths = path_names(found.expansion.paths, names)
         return ranking

@@ -218,7 +218,8 @@ async def _add_context(
     linked = [*top_entities, *(Hit(id=i, score=0.0) for i in seed_ids if i not in set(top_ids))]
     with timer.stage("store"):
         rows, relations = await asyncio.gather(
-            store.get_entities([h.id for h in linked]), _relations(store, linked, settings)
+            store.get_entities([h.id for h in linked], provenance=False),
+            _relations(store, linked, settings),
         )
     with timer.stage("rank"):
         edges = [(r.source_id, r.target_id, r.weight) for r in relations]

@@ -3,8 +3,9 @@
 Model inference (MiniLM through torch) allocates and frees large native buffers; glibc keeps
 freed memory for reuse, so a long ingest grows, and the spaCy workers forked for each batch
 start from the grown process. :func:`trim_on_free` makes glibc return freed memory at once
-(what ``MALLOC_TRIM_THRESHOLD_=0`` does) and :func:`release_free_memory` returns what is
-already free. Elsewhere (macOS, musl) both do nothing and return ``False``; they never raise.
+(what ``MALLOC_TRIM_THRESHOLD_=0`` at start-up does) and :func:`release_free_memory` returns
+what is already free. Elsewhere (macOS, musl) both do nothing and return ``False``; they
+never raise.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ logger = logging.getLogger(__name__)
 M_TRIM_THRESHOLD = -1
 """``mallopt`` parameter of the trim threshold (``#define M_TRIM_THRESHOLD -1``, malloc.h)."""
 
-ENV_VAR = "MALLOC_TRIM_THRESHOLD_"
-"""glibc's own environment variable for the threshold; when set, it is left alone."""
+M_MMAP_THRESHOLD = -3
+"""``mallopt`` parameter of the mmap threshold (``#define M_MMAP_THRESHOLD -3``, malloc.h)."""
+
+MMAP_THRESHOLD = 128 * 1024
+"""glibc's initial mmap threshold (``DEFAULT_MMAP_THRESHOLD_MIN``)."""
+
+ENV_VARS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+"""glibc's own environment variables for the thresholds; when one is set, both are left alone."""
 
 _LOCK = threading.Lock()
 _configured: list[bool] = []  # the first call's outcome, reused by later calls
@@ -49,14 +56,18 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def trim_on_free() -> bool:
-    """Make glibc return freed memory to the system at once (``M_TRIM_THRESHOLD`` 0).
+    """Make glibc return freed memory to the system at once.
 
-    Done once per process (a forked child inherits it); later calls return the first
-    call's outcome. Left alone when the user set ``MALLOC_TRIM_THRESHOLD_``.
+    Sets ``M_TRIM_THRESHOLD`` to 0 and ``M_MMAP_THRESHOLD`` back to its initial 128 KiB:
+    freeing a large buffer (loading a model does) raises the mmap threshold to as much as
+    32 MiB, so model buffers up to that size would otherwise be carved from the heap and
+    fragment it. Setting either also stops glibc from raising them again. Done once per
+    process (a forked child inherits it); later calls return the first call's outcome. Left
+    alone when the user set ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_``.
 
     Returns:
-        Whether the threshold is 0 by this function: ``False`` without glibc, when the
-        environment variable is set, or when ``mallopt`` refused.
+        Whether both thresholds were set by this function: ``False`` without glibc, when
+        one of the environment variables is set, or when ``mallopt`` refused.
     """
     with _LOCK:
         if not _configured:
@@ -65,16 +76,18 @@ def trim_on_free() -> bool:
 
 
 def _set_threshold() -> bool:
-    if ENV_VAR in os.environ:
-        logger.debug("%s is set (%r): allocator left as configured", ENV_VAR, os.environ[ENV_VAR])
+    preset = [name for name in ENV_VARS if name in os.environ]
+    if preset:
+        logger.debug("%s set: the allocator is left as configured", " and ".join(preset))
         return False
     libc = _glibc()
     if libc is None:
-        logger.debug("not glibc: the allocator's trim threshold is left as it is")
+        logger.debug("not glibc: the allocator's thresholds are left as they are")
         return False
-    done = int(libc.mallopt(M_TRIM_THRESHOLD, 0)) == 1  # mallopt returns 1 on success
-    logger.debug("mallopt(M_TRIM_THRESHOLD, 0): %s", "done" if done else "refused")
-    return done
+    trim = int(libc.mallopt(M_TRIM_THRESHOLD, 0)) == 1  # mallopt returns 1 on success
+    mmap = int(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) == 1
+    logger.debug("mallopt: trim threshold 0 %s, mmap threshold 128 KiB %s", trim, mmap)
+    return trim and mmap
 
 
 def release_free_memory() -> bool:

@@ -52,16 +52,36 @@ print(json.dumps({"calls": calls, "freed_mb": (before - after_free) / 2**20,
                   "trimmed": trimmed, "trim_mb": (after_free - after_trim) / 2**20}))
 """
 
+MMAP_PROBE = """
+import ctypes, json, sys
+from graphrag.native_memory import release_free_memory, trim_on_free
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def mmapped(size):
+    pointer = libc.malloc(size)
+    flags = ctypes.c_size_t.from_address(pointer - 8).value  # the chunk's size word
+    libc.free(pointer)
+    return bool(flags & 2)  # IS_MMAPPED
+before = mmapped(1 << 20)
+libc.free(libc.malloc(8 << 20))  # as loading a model does: glibc raises the mmap threshold
+raised = mmapped(1 << 20)
+calls = [trim_on_free()] if sys.argv[1] == "set" else []
+release_free_memory()  # as after each batch: the heap's free top goes back
+print(json.dumps({"calls": calls, "before": before, "raised": raised, "after": mmapped(1 << 20)}))
+"""
+
 linux_glibc = pytest.mark.skipif(
     native_memory._glibc() is None, reason="needs Linux with glibc (mallopt, malloc_trim)"
 )
 
 
-def probe(mode: str, **env: str) -> dict[str, Any]:
-    """Run the allocation probe in a fresh process; ``mode`` 'set' calls trim_on_free first."""
+def probe(mode: str, script: str = PROBE, **env: str) -> dict[str, Any]:
+    """Run an allocation probe in a fresh process; ``mode`` 'set' calls trim_on_free."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
+        [sys.executable, "-c", script, mode],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
@@ -85,11 +105,25 @@ def test_trim_on_free_returns_freed_memory_at_once_and_is_idempotent() -> None:
 
 
 @linux_glibc
+def test_trim_on_free_lowers_a_raised_mmap_threshold() -> None:
+    treated = probe("set", MMAP_PROBE)
+    assert treated == {"calls": [True], "before": True, "raised": False, "after": True}
+    control = probe("control", MMAP_PROBE)
+    assert control == {"calls": [], "before": True, "raised": False, "after": False}
+
+
+@linux_glibc
 def test_a_preset_malloc_trim_threshold_is_respected() -> None:
     kept = probe("set", MALLOC_TRIM_THRESHOLD_="67108864")
     assert kept["calls"] == [False, False]
     assert kept["freed_mb"] < 1  # the user's 64 MB threshold holds, not ours
     assert kept["trim_mb"] > 10  # an explicit trim still works
+
+
+@linux_glibc
+def test_a_preset_malloc_mmap_threshold_is_respected() -> None:
+    kept = probe("set", MMAP_PROBE, MALLOC_MMAP_THRESHOLD_="4194304")  # 4 MiB, fixed
+    assert kept == {"calls": [False], "before": False, "raised": False, "after": False}
 
 
 @linux_glibc

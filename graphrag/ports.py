@@ -178,8 +178,12 @@ class SearchIndex(Protocol):
 class GraphReader(Protocol):
     """Reads of chunks, entities and their neighbourhoods."""
 
-    async def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
-        """Return chunks by id (unknown ids are skipped), in the order given."""
+    async def get_chunks(self, ids: Sequence[str], *, extraction: bool = True) -> list[Chunk]:
+        """Return chunks by id (unknown ids are skipped), in the order given.
+
+        With ``extraction=False`` the chunks come without their stored extraction and
+        embedding (``None``): the text and position for a retrieval context.
+        """
         ...
 
     async def get_entities(self, ids: Sequence[str], *, provenance: bool = True) -> list[Entity]:

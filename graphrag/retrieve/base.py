@@ -142,7 +142,7 @@ async def hydrate_chunks(
     A chunk whose document row is missing gets an empty source and title.
     """
     unique = dedupe_hits(hits)
-    chunks = {c.id: c for c in await store.get_chunks([h.id for h in unique])}
+    chunks = {c.id: c for c in await store.get_chunks([h.id for h in unique], extraction=False)}
     docs = await documents.fetch(store, [c.document_id for c in chunks.values()])
     out: list[ScoredChunk] = []
     for hit in unique:

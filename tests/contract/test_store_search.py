@@ -109,6 +109,24 @@ async def test_get_chunks_in_order_skipping_unknown(filled: Any) -> None:
     assert chunks[1].embedding is not None
 
 
+async def test_get_chunks_without_extraction_keeps_text_and_position(filled: Any) -> None:
+    """``extraction=False`` (retrieval contexts): the same chunks without the stored
+    extraction and the embedding."""
+    wanted = [cid(PIERRE.source, 0), "c_unknown", cid(CURIE.source, 1)]
+    full = await filled.get_chunks(wanted)
+
+    bare = await filled.get_chunks(wanted, extraction=False)
+
+    assert [c.id for c in bare] == [c.id for c in full]
+    for with_all, chunk in zip(full, bare, strict=True):
+        assert chunk.model_dump(exclude={"embedding", "extraction"}) == with_all.model_dump(
+            exclude={"embedding", "extraction"}
+        )
+        assert (chunk.embedding, chunk.extraction) == (None, None)
+    assert full[1].embedding is not None
+    assert await filled.get_chunks([], extraction=False) == []
+
+
 async def test_get_entities_with_provenance(filled: Any, hash_embedder: Any) -> None:
     entities = await filled.get_entities([eid("Marie Curie"), "e_unknown", eid("Ulm")])
 

@@ -239,9 +239,16 @@ class Queries:
 
     # ------------------------------------------------------------------ reads
 
-    def get_chunks(self, db: Database, keys: Sequence[str]) -> list[Doc]:
-        """Chunks by key (unknown keys skipped, any order)."""
-        return self.rows(db, "get_chunks", {"keys": list(keys)})
+    def get_chunks(
+        self, db: Database, keys: Sequence[str], *, extraction: bool = True
+    ) -> list[Doc]:
+        """Chunks by key (unknown keys skipped, any order).
+
+        Without the embedding and the stored extraction (``get_chunks_bare``) when
+        ``extraction`` is false.
+        """
+        name = "get_chunks" if extraction else "get_chunks_bare"
+        return self.rows(db, name, {"keys": list(keys)})
 
     def get_entities(
         self, db: Database, keys: Sequence[str], *, provenance: bool = True

@@ -117,13 +117,19 @@ class ArangoReads:
 
     # ------------------------------------------------------------------ graph reads
 
-    async def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
-        """Return chunks by id (unknown ids are skipped), in the order given."""
+    async def get_chunks(self, ids: Sequence[str], *, extraction: bool = True) -> list[Chunk]:
+        """Return chunks by id (unknown ids are skipped), in the order given.
+
+        ``extraction=False`` reads neither the stored extraction nor the embedding
+        (``get_chunks_bare.aql``).
+        """
         keys = m.valid_keys(ids)
         if not keys:
             return []
         rows = await self._conn.run(
-            "reading chunks", lambda db: self._queries.get_chunks(db, keys), idempotent=True
+            "reading chunks",
+            lambda db: self._queries.get_chunks(db, keys, extraction=extraction),
+            idempotent=True,
         )
         return m.in_order(list(ids), {r["_key"]: m.doc_to_chunk(r) for r in rows})
 

@@ -59,11 +59,18 @@ def list_documents(
     return [rows.to_document(r) for r in conn.execute(sql, params)]
 
 
-def get_chunks(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Chunk]:
-    """Return chunks in the order of ``ids``; unknown ids are skipped."""
+def get_chunks(
+    conn: sqlite3.Connection, ids: Sequence[str], extraction: bool = True
+) -> list[Chunk]:
+    """Return chunks in the order of ``ids``; unknown ids are skipped.
+
+    Without ``extraction`` the stored extraction and the embedding are neither read nor
+    decoded (retrieval contexts).
+    """
+    columns = rows.CHUNK_COLUMNS if extraction else rows.BARE_CHUNK_COLUMNS
     found: dict[str, Chunk] = {}
     for batch in batched(list(dict.fromkeys(ids))):
-        sql = f"SELECT {rows.CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks(len(batch))})"  # noqa: S608
+        sql = f"SELECT {columns} FROM chunks WHERE id IN ({marks(len(batch))})"  # noqa: S608
         for row in conn.execute(sql, tuple(batch)):
             found[row[0]] = rows.to_chunk(row)
     return [found[i] for i in ids if i in found]

@@ -31,6 +31,8 @@ DOCUMENT_COLUMNS = (
 CHUNK_COLUMNS = (
     "id, document_id, ordinal, text, start_char, end_char, token_count, embedding, extraction"
 )
+BARE_CHUNK_COLUMNS = "id, document_id, ordinal, text, start_char, end_char, token_count, NULL, NULL"
+""":data:`CHUNK_COLUMNS` without the embedding and the stored extraction (both ``NULL``)."""
 MERGE_COLUMNS = (
     "id, alias_id, alias_name, alias_type, canonical_id, score, method, created_at, undone_at"
 )

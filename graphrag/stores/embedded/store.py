@@ -208,9 +208,12 @@ class EmbeddedGraphStore(ResolutionMethods, RecordMethods, AnalysisMethods):
 
     # ------------------------------------------------------------------ graph reads
 
-    async def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
-        """Return chunks by id (unknown ids are skipped), in the order given."""
-        return await self._run(self._read, reads.get_chunks, list(ids))
+    async def get_chunks(self, ids: Sequence[str], *, extraction: bool = True) -> list[Chunk]:
+        """Return chunks by id (unknown ids are skipped), in the order given.
+
+        ``extraction=False`` leaves out the stored extraction and the embedding.
+        """
+        return await self._run(self._read, reads.get_chunks, list(ids), extraction)
 
     async def get_entities(self, ids: Sequence[str], *, provenance: bool = True) -> list[Entity]:
         """Return entities (unknown skipped), in order.

@@ -144,6 +144,7 @@ def _invocations(q: Queries, db: Any) -> None:
     q.count_existing(db, ["e_1"], ["r_1"])
     q.mark_merge_undone(db, "x_1", "2026-01-01T00:00:00+00:00")
     q.get_chunks(db, ["c_1"])
+    q.get_chunks(db, ["c_1"], extraction=False)
     q.get_entities(db, ["e_1"])
     q.get_entities(db, ["e_1"], provenance=False)
     q.find_entities(db, ["curie"])

@@ -2,7 +2,7 @@
 // their scores, the extractive note, and the graph behind the answer.
 
 import * as api from "./api.js";
-import { $, docHref, el, fill, marked, num } from "./dom.js";
+import { $, docHref, el, fill, marked, num, shortSource } from "./dom.js";
 
 /** Quotes of the last answer's citations by chunk id (the document view marks them). */
 export const citedQuotes = new Map();
@@ -100,7 +100,7 @@ function renderAnswer(answer) {
   }
   fill($("citations"), answer.citations.map((c) => el("li", { value: c.marker, class: "citation" },
     el("a", { href: docHref(c.document_id, c.chunk_id), class: "citation-link" }, c.title || c.source),
-    " ", el("span", { class: "muted" }, c.source), el("blockquote", {}, c.quote))));
+    " ", el("span", { class: "muted", title: c.source }, shortSource(c.source)), el("blockquote", {}, c.quote))));
   if (answer.context) renderChunks(answer.context.chunks, answer.citations);
   else if (lastChunks) renderChunks(lastChunks, answer.citations);
 }

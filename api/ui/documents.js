@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { citedQuotes } from "./ask.js";
-import { $, docHref, el, entityHref, fill, marked } from "./dom.js";
+import { $, docHref, el, entityHref, fill, marked, shortSource } from "./dom.js";
 
 const FINISHED = new Set(["succeeded", "failed", "interrupted"]);
 let canWrite = false;
@@ -79,8 +79,8 @@ export async function loadDocuments() {
   const page = await api.get("/v1/documents" + api.query({ limit: 500, contains }));
   $("docs-count").textContent = `${page.total} document(s)`;
   fill($("docs-table").tBodies[0], page.items.map((d) => el("tr", { dataset: { documentId: d.id } },
-    el("td", {}, el("a", { href: docHref(d.id) }, d.title || d.source)),
-    el("td", { class: "muted" }, d.source),
+    el("td", {}, el("a", { href: docHref(d.id) }, d.title || shortSource(d.source))),
+    el("td", { class: "muted", title: d.source }, shortSource(d.source)),
     el("td", {}, d.status, d.error ? el("div", { class: "error" }, d.error) : null),
     el("td", {}, String(d.chunk_count)),
     el("td", { class: "muted" }, new Date(d.updated_at).toLocaleString()),

@@ -55,6 +55,13 @@ export function entityHref(entityId) {
   return "#entity/" + encodeURIComponent(entityId);
 }
 
+/** A document source to show: a file path by its file name (the whole source as a tooltip). */
+export function shortSource(source) {
+  const value = String(source ?? "");
+  if (value.includes("://") || !value.includes("/")) return value;
+  return value.slice(value.lastIndexOf("/") + 1) || value;
+}
+
 /** A number with a fixed count of decimals ("" when missing). */
 export function num(value, digits = 3) {
   return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "";

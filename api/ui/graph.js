@@ -24,7 +24,7 @@ const STYLE = [
     "target-arrow-color": "#94a3b8", "arrow-scale": 0.6, label: "data(label)", "font-size": 8,
     color: "#475569", "text-rotation": "autorotate" } },
   { selector: "edge.cooccur", style: { "line-style": "dashed", "target-arrow-shape": "none", label: "" } },
-  { selector: "edge.mention, edge.part", style: { "line-style": "dotted", "target-arrow-shape": "none", label: "", "line-color": "#cbd5e1" } },
+  { selector: "edge.mention, edge.part", style: { "line-style": "dashed", "line-dash-pattern": [4, 3], "target-arrow-shape": "none", label: "", "line-color": "#a3b1c4", width: 1.2 } },
   { selector: "edge.path", style: { width: 3, "line-color": "#d97706", "target-arrow-color": "#d97706", "line-style": "solid" } },
 ];
 
@@ -165,7 +165,11 @@ export class GraphPanel {
   layout() {
     const cy = this.ensure();
     cy.resize();
-    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: 40000, idealEdgeLength: 80, nodeOverlap: 20, gravity: 0.4, padding: 20, numIter: 1000 }).run();
+    cy.layout({ name: "cose", animate: false, randomize: false, padding: 20, numIter: 1500,
+      nodeOverlap: 40, gravity: 0.3, componentSpacing: 60,
+      nodeRepulsion: (node) => (node.hasClass("entity") ? 120000 : 40000),
+      idealEdgeLength: (edge) => (edge.hasClass("mention") ? 140 : edge.hasClass("part") ? 50 : 90),
+      edgeElasticity: (edge) => (edge.hasClass("mention") ? 200 : 100) }).run();
     cy.fit(undefined, 20);
   }
 

@@ -150,8 +150,17 @@ def _api(server: Server, method: str, path: str, role: str = "reader", **kw: Any
     return reply.json()
 
 
-def _ask(tab: Explorer, question: str) -> float:
-    """Ask in the page; the seconds from the click to the first answer text on screen."""
+FIRST_PAINT = """() => {
+    const [start] = performance.getEntriesByName("ask-start");
+    const [first] = performance.getEntriesByName("first-answer");
+    return start && first ? first.startTime - start.startTime : null;
+}"""
+"""The page's own figure: from the Ask submit to the animation frame after the first answer
+text was inserted (``performance`` marks set by api/ui/ask.js), in milliseconds."""
+
+
+def _ask(tab: Explorer, question: str) -> tuple[float, float]:
+    """Ask in the page; seconds to the first answer text on screen (test, page)."""
     page = tab.page
     page.fill("#question", question)
     page.select_option("#mode", "ppr")
@@ -160,7 +169,10 @@ def _ask(tab: Explorer, question: str) -> float:
     page.wait_for_selector("#answer:not(:empty)")
     first = time.perf_counter() - started
     page.wait_for_selector("#view-ask[data-state=done]", state="attached")
-    return first
+    in_page = page.evaluate(FIRST_PAINT)
+    assert in_page is not None
+    assert in_page > 0
+    return first, in_page / 1000
 
 
 def test_ask_streams_a_cited_answer_and_draws_the_graph_behind_it(writer: Explorer) -> None:
@@ -168,8 +180,7 @@ def test_ask_streams_a_cited_answer_and_draws_the_graph_behind_it(writer: Explor
     expected = _api(server, "POST", "/v1/query", json={"question": TWO_HOP, "mode": "ppr"})
     _ask(writer, TWO_HOP)  # warm: the server has answered this question once already
     timings = [_ask(writer, TWO_HOP) for _ in range(TIMED_RUNS)]
-    in_page = float(page.get_attribute("#ask-status", "data-first-ms") or "nan")
-    _record_first_answer(timings, in_page)
+    _record_first_answer([t for t, _ in timings], [p for _, p in timings])
 
     # the answer: the API's text with its citation markers as links, the extractive note
     answer = page.text_content("#answer") or ""
@@ -257,15 +268,17 @@ def _click_node(page: Page, graph: str, name: str) -> None:
     page.mouse.click(box["x"], box["y"])
 
 
-def _record_first_answer(timings: list[float], in_page_ms: float) -> None:
+def _record_first_answer(wall: list[float], in_page: list[float]) -> None:
+    """Write both figures: the page's marks, and the test's clock around Playwright's click
+    and wait (an upper bound: it adds the click's checks and the selector polling)."""
     record = {
         "question": TWO_HOP,
         "mode": "ppr",
-        "runs": len(timings),
-        "seconds": [round(t, 3) for t in timings],
-        "median_ms": round(1000 * statistics.median(timings), 1),
-        "max_ms": round(1000 * max(timings), 1),
-        "last_in_page_ms": in_page_ms,
+        "runs": len(wall),
+        "page_ms": [round(1000 * t, 1) for t in in_page],
+        "page_median_ms": round(1000 * statistics.median(in_page), 1),
+        "playwright_ms": [round(1000 * t, 1) for t in wall],
+        "playwright_median_ms": round(1000 * statistics.median(wall), 1),
         "loadavg": Path("/proc/loadavg").read_text(encoding="utf-8").strip(),
         "cpus": os.cpu_count(),
         "machine": platform.platform(),

@@ -231,9 +231,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         analysis = await analyse(components, args.sample_ms)
         query_ms = args.sample_ms if args.sample_queries else 0.0
         cosine_only = RetrievalService(
-            components.store, components.embedder, settings.retrieval, None,
-            global_member_weight=0.0,
-        )  # fmt: skip
+            components.store,
+            components.embedder,
+            settings.retrieval.model_copy(update={"global_member_weight": 0.0}),
+            None,
+        )
         variants = {
             "default": await latency(components.retrieval, dataset, args.top_k, query_ms),
             "cosine_only": await latency(cosine_only, dataset, args.top_k, query_ms),

@@ -8,7 +8,9 @@ Usage:
 
 The store at ``--db`` is built from the dataset if it does not exist (``--limit N``: the first
 N questions and the passages they list). Each variant is a mode plus overrides of the retrieval
-settings or of :class:`RetrievalService` options (see ``VARIANTS``); every variant gets an
+settings: a name from ``VARIANTS``, or ``MODE@key=value+key=value`` for any settings (e.g.
+``ppr@ppr_damping=0.3+link_threshold=0.7``; MODE may also be a named variant to extend, and
+``--config`` gives the base settings); every variant gets an
 untimed ``RetrievalService.warm_up()`` and an empty query-embedding cache, then every
 question is retrieved with ``top_k=10`` and the passages' document ids are scored as HippoRAG
 does (recall@k, all-gold@k). Results are printed as a
@@ -33,6 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from graphrag.config import RetrievalSettings  # noqa: E402
 from graphrag.evaluation import EvalDataset, load_dataset  # noqa: E402
 from graphrag.evaluation.metrics import dedupe_ranking, score_mode  # noqa: E402
 from graphrag.retrieve.modes import RetrievalService  # noqa: E402
@@ -40,49 +43,60 @@ from graphrag.runtime import Components, configure_logging, open_components  # n
 
 RESULTS = ROOT / "benchmarks" / "results"
 
-# name -> (mode, settings overrides, RetrievalService keyword options)
-VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    "naive": ("naive", {}, {}),
-    "bm25": ("bm25", {}, {}),
-    "local": ("local", {}, {}),
-    "local-k1": ("local", {"k_entities": 1}, {}),
-    "hybrid": ("hybrid", {}, {}),
-    "hybrid-rrf": ("hybrid", {}, {"hybrid_fusion": "rrf"}),
-    "hybrid-rrf-2.1.1": ("hybrid", {}, {"hybrid_fusion": "rrf", "hybrid_weights": (2, 1, 1)}),
-    "hybrid-minmax": (
+# name -> (mode, overrides of the retrieval settings)
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "naive": ("naive", {}),
+    "bm25": ("bm25", {}),
+    "local": ("local", {}),
+    "local-k1": ("local", {"k_entities": 1}),
+    "hybrid": ("hybrid", {}),
+    "hybrid-rrf": (
         "hybrid",
-        {},
-        {"hybrid_fusion": "minmax", "hybrid_weights": (0.5, 0.2, 0.3)},
+        {
+            "hybrid_fusion": "rrf",
+            "hybrid_dense_weight": 1.0,
+            "hybrid_bm25_weight": 1.0,
+            "hybrid_graph_weight": 1.0,
+        },
     ),
+    "hybrid-rrf-2.1.1": (
+        "hybrid",
+        {
+            "hybrid_fusion": "rrf",
+            "hybrid_dense_weight": 1.0,
+            "hybrid_bm25_weight": 0.5,
+            "hybrid_graph_weight": 0.5,
+        },
+    ),
+    "hybrid-minmax": ("hybrid", {"hybrid_fusion": "minmax"}),
     "hybrid-minmax-.7.3.0": (
         "hybrid",
-        {},
-        {"hybrid_fusion": "minmax", "hybrid_weights": (0.7, 0.3, 0.0)},
+        {"hybrid_dense_weight": 0.7, "hybrid_bm25_weight": 0.3, "hybrid_graph_weight": 0.0},
     ),
     "hybrid-minmax-.6.2.2": (
         "hybrid",
-        {},
-        {"hybrid_fusion": "minmax", "hybrid_weights": (0.6, 0.2, 0.2)},
+        {"hybrid_dense_weight": 0.6, "hybrid_bm25_weight": 0.2, "hybrid_graph_weight": 0.2},
     ),
-    "ppr": ("ppr", {}, {}),
-    "ppr-dense-only": ("ppr", {"ppr_dense_weight": 1.0}, {}),
-    "ppr-seeds-only": ("ppr", {"ppr_dense_weight": 0.0}, {}),
-    "ppr-w0.4": ("ppr", {"ppr_dense_weight": 0.4}, {}),
-    "ppr-w0.6": ("ppr", {"ppr_dense_weight": 0.6}, {}),
-    "ppr-t0.01": ("ppr", {"ppr_temperature": 0.01}, {}),
-    "ppr-t0.05": ("ppr", {"ppr_temperature": 0.05}, {}),
-    "ppr-d0.3": ("ppr", {"ppr_damping": 0.3}, {}),
-    "ppr-d0.7": ("ppr", {"ppr_damping": 0.7}, {}),
-    "ppr-cand100": ("ppr", {"ppr_dense_candidates": 100}, {}),
-    "ppr-cand25": ("ppr", {"ppr_dense_candidates": 25}, {}),
-    "ppr-link0.5": ("ppr", {}, {"link_threshold": 0.5}),
-    "ppr-link0.7": ("ppr", {}, {"link_threshold": 0.7}),
-    "ppr-link0.8": ("ppr", {}, {"link_threshold": 0.8}),
-    "ppr-deg5": ("ppr", {"degree_cap": 5}, {}),
-    "ppr-deg10": ("ppr", {"degree_cap": 10}, {}),
-    "ppr-deg20": ("ppr", {"degree_cap": 20}, {}),
-    "ppr-cand30-deg10": ("ppr", {"ppr_dense_candidates": 30, "degree_cap": 10}, {}),
-    "ppr-deg100": ("ppr", {"degree_cap": 100}, {}),
+    "ppr": ("ppr", {}),
+    "ppr-dense-only": ("ppr", {"ppr_dense_weight": 1.0}),
+    "ppr-seeds-only": ("ppr", {"ppr_dense_weight": 0.0}),
+    "ppr-w0.4": ("ppr", {"ppr_dense_weight": 0.4}),
+    "ppr-w0.6": ("ppr", {"ppr_dense_weight": 0.6}),
+    "ppr-t0.01": ("ppr", {"ppr_temperature": 0.01}),
+    "ppr-t0.05": ("ppr", {"ppr_temperature": 0.05}),
+    "ppr-d0.3": ("ppr", {"ppr_damping": 0.3}),
+    "ppr-d0.7": ("ppr", {"ppr_damping": 0.7}),
+    "ppr-cand100": ("ppr", {"ppr_dense_candidates": 100}),
+    "ppr-cand25": ("ppr", {"ppr_dense_candidates": 25}),
+    "ppr-link0.5": ("ppr", {"link_threshold": 0.5}),
+    "ppr-link0.7": ("ppr", {"link_threshold": 0.7}),
+    "ppr-link0.8": ("ppr", {"link_threshold": 0.8}),
+    "ppr-deg5": ("ppr", {"degree_cap": 5}),
+    "ppr-deg10": ("ppr", {"degree_cap": 10}),
+    "ppr-deg20": ("ppr", {"degree_cap": 20}),
+    "ppr-cand30-deg10": ("ppr", {"ppr_dense_candidates": 30, "degree_cap": 10}),
+    "ppr-deg100": ("ppr", {"degree_cap": 100}),
+    "ppr-rel0.1": ("ppr", {"ppr_relation_weight": 0.1}),
 }
 DEFAULT_VARIANTS = "naive,bm25,local,hybrid,ppr"
 
@@ -99,13 +113,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def parse_variant(name: str) -> tuple[str, dict[str, Any]]:
+    """Return the mode and overrides of a named variant or of ``mode@key=value+key=value``."""
+    if "@" not in name:
+        if name not in VARIANTS:
+            raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+        return VARIANTS[name]
+    mode, _, spec = name.partition("@")
+    base_mode, overrides = VARIANTS.get(mode, (mode, {}))
+    overrides = dict(overrides)
+    for item in filter(None, spec.split("+")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"variant {name!r}: write overrides as key=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return base_mode, overrides
+
+
 def service_for(components: Components, name: str) -> tuple[str, RetrievalService]:
-    mode, overrides, options = VARIANTS[name]
-    settings = components.settings.retrieval.model_copy(
-        update={"token_budget": 100_000, **overrides}
-    )
+    mode, overrides = parse_variant(name)
+    values = {**components.settings.retrieval.model_dump(), "token_budget": 100_000, **overrides}
+    try:  # validated like a settings file (strings such as "0.3" are converted)
+        settings = RetrievalSettings.model_validate(values)
+    except ValueError as exc:
+        raise SystemExit(f"variant {name!r}: {exc}") from None
     analyzer = getattr(components.retrieval, "_analyzer", None)
-    service = RetrievalService(components.store, components.embedder, settings, analyzer, **options)
+    service = RetrievalService(components.store, components.embedder, settings, analyzer)
     return mode, service
 
 
@@ -147,8 +180,6 @@ async def run(args: argparse.Namespace, dataset: EvalDataset, built: bool) -> di
                 print(f"warning: {len(report.failed)} passages failed", file=sys.stderr)
         results = {}
         for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
-            if name not in VARIANTS:
-                raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
             results[name] = await run_variant(components, dataset, name)
             print(row(name, results[name]), file=sys.stderr)
         stats = await components.store.stats()

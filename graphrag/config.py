@@ -38,6 +38,8 @@ from graphrag import config_sources as sources
 from graphrag.config_api import ApiSettings, Environment
 from graphrag.config_llm import AnswerSettings as AnswerSettings
 from graphrag.config_llm import LLMSettings as LLMSettings
+from graphrag.config_retrieval import HybridFusion as HybridFusion
+from graphrag.config_retrieval import RetrievalSettings as RetrievalSettings
 from graphrag.config_sources import CONFIG_FILE_VARIABLE as CONFIG_FILE_VARIABLE
 from graphrag.config_sources import Origin as Origin
 from graphrag.config_sources import config_file_path as config_file_path
@@ -290,35 +292,6 @@ class EmbeddingSettings(_Section):
         description="auto = bfloat16 autocast for passages when the CPU has native bf16 "
         "(AVX512-BF16/AMX), else float32; questions and entity names always float32.",
     )
-
-
-class RetrievalSettings(_Section):
-    """Retrieval modes."""
-
-    mode: str = Field(
-        default="ppr",
-        description="Default retrieval mode: naive, bm25, local, hybrid, ppr or global.",
-    )
-    top_k: int = Field(default=10, ge=1, le=200, description="Most chunks returned (1-200).")
-    token_budget: int = Field(default=3000, ge=64, description="Max tokens of returned chunks.")
-    max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
-    hops: int = Field(default=2, ge=1, le=3, description="Traversal depth of local/hybrid.")
-    degree_cap: int = Field(
-        default=50,
-        ge=1,
-        description="Neighbours followed, and mentioning chunks read (strongest first), per "
-        "entity.",
-    )
-    max_entities: int = Field(default=40, ge=1, description="Entities kept after expansion.")
-    k_entities: int = Field(default=8, ge=1, description="Entity seeds from vector search.")
-    k_chunks: int = Field(default=30, ge=1, description="Candidates per ranked list.")
-    rrf_k: int = Field(
-        default=60, ge=1, description="Reciprocal-rank-fusion constant (hybrid with RRF only)."
-    )
-    ppr_damping: float = Field(default=0.5, gt=0.0, lt=1.0, description="PageRank damping.")
-    ppr_temperature: float = Field(default=0.02, gt=0.0, description="Softmax temp (dense).")
-    ppr_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Dense reset share.")
-    ppr_dense_candidates: int = Field(default=50, ge=1, description="Passages in the reset.")
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

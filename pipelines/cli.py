@@ -11,10 +11,11 @@ documents and users is printed through :func:`pipelines.report.printable`: contr
 characters never reach the terminal.
 
 The commands live in :mod:`pipelines.cli_graph` (ingest, query, documents, delete, stats,
-merges), :mod:`pipelines.cli_ops` (export, eval, migrate, schema, analyze, demo) and
-:mod:`pipelines.cli_config` (init, config show). Heavy modules (models, stores) are imported
-inside the commands, so ``graphrag --help`` is fast. Tests replace
-:func:`pipelines.cli_common.open_components` to reuse models loaded once per session.
+merges), :mod:`pipelines.cli_ops` (export, eval, migrate, schema, analyze, demo),
+:mod:`pipelines.cli_tune` (tune) and :mod:`pipelines.cli_config` (init, config show). Heavy
+modules (models, stores) are imported inside the commands, so ``graphrag --help`` is fast.
+Tests replace :func:`pipelines.cli_common.open_components` to reuse models loaded once per
+session.
 Shell completion: ``graphrag --install-completion`` (or ``--show-completion``).
 """
 
@@ -31,7 +32,7 @@ from typing import Annotated
 import typer
 
 from graphrag.config import version
-from pipelines import analyst_queries, cli_api, cli_config, cli_graph, cli_ops
+from pipelines import analyst_queries, cli_api, cli_config, cli_graph, cli_ops, cli_tune
 from pipelines.cli_common import TerminatedError
 
 app = typer.Typer(
@@ -76,6 +77,7 @@ for command in (
     cli_graph.stats,
     cli_ops.export,
     cli_ops.evaluate,
+    cli_tune.tune,
     cli_graph.merges,
     cli_ops.migrate,
     cli_ops.schema,

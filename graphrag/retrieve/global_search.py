@@ -10,11 +10,11 @@ member share = sum of the link scores of the question's entities that are member
                / sum of the link scores of all the question's linked entities
 ```
 
-with ``w`` = :data:`GLOBAL_MEMBER_WEIGHT`. The question's entities are found by spaCy as in
+with ``w`` = ``retrieval.global_member_weight``. The question's entities are found by spaCy as in
 the other graph-aware modes and linked by exact name or alias only (on musique_train a
 nearest-embedding link cost time and moved R@10 by half a point). A question that names no
 entity is ranked by the cosine alone; with ``w = 0`` the question is only embedded, not
-analysed. The context holds the best :data:`GLOBAL_COMMUNITIES` communities
+analysed. The context holds the best ``retrieval.global_communities`` communities
 (``RetrievedContext.communities``) and their supporting chunks as ``chunks`` (chunk score =
 community score / (1 + the chunk's position in the community), so the first chunks of several
 communities come before the second chunks of one), so answers can cite them.
@@ -36,6 +36,7 @@ from datetime import datetime
 
 import numpy as np
 
+from graphrag.config import RetrievalSettings
 from graphrag.models import AnalysisState, Community, Hit, ScoredCommunity, Vector
 from graphrag.ports import Embedder, GraphStore
 from graphrag.retrieve.base import Ranking, StageTimer
@@ -43,8 +44,6 @@ from graphrag.retrieve.question import QuestionAnalyzer
 from graphrag.retrieve.seeds import analyze_question
 
 __all__ = [
-    "GLOBAL_COMMUNITIES",
-    "GLOBAL_MEMBER_WEIGHT",
     "NOTE_NO_ANALYSIS",
     "NOTE_NO_COMMUNITIES",
     "NOTE_NO_EMBEDDINGS",
@@ -57,11 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GLOBAL_COMMUNITIES = 5
-"""Communities returned per question."""
-
-GLOBAL_MEMBER_WEIGHT = 0.3
-"""Weight ``w`` of the member share against the summary cosine."""
+_DEFAULTS = RetrievalSettings()
 
 NOTE_NO_ANALYSIS = (
     "No communities yet: the global mode ranks the community summaries that `graphrag "
@@ -115,8 +110,8 @@ def score_communities(
     similarity: Mapping[str, float],
     shares: Mapping[str, float],
     *,
-    member_weight: float = GLOBAL_MEMBER_WEIGHT,
-    limit: int = GLOBAL_COMMUNITIES,
+    member_weight: float = _DEFAULTS.global_member_weight,
+    limit: int = _DEFAULTS.global_communities,
 ) -> list[Hit]:
     """Blend summary cosine and member share; return the best ``limit`` communities.
 
@@ -195,8 +190,8 @@ class GlobalSearch:
         embedder: Embedder,
         analyzer: QuestionAnalyzer | None,
         *,
-        communities: int = GLOBAL_COMMUNITIES,
-        member_weight: float = GLOBAL_MEMBER_WEIGHT,
+        communities: int = _DEFAULTS.global_communities,
+        member_weight: float = _DEFAULTS.global_member_weight,
     ) -> None:
         self._store = store
         self._embedder = embedder

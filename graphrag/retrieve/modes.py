@@ -6,9 +6,10 @@ Modes (see :class:`~graphrag.models.RetrievalMode`):
 - ``bm25``: keyword (BM25) search over chunks.
 - ``local``: question entities (exact name, else nearest by embedding) seed a bounded
   traversal (``store.candidates`` without BM25); chunks are scored
-  ``0.5 * minmax(vector) + 0.5 * minmax(graph)``.
+  ``w * minmax(vector) + (1 - w) * minmax(graph)`` with ``w = retrieval.local_dense_weight``.
 - ``hybrid``: the same round trip with BM25; dense, BM25 and graph lists are fused by
-  weighted min-max (``0.5/0.2/0.3``; RRF with ``rrf_k`` on request, see :data:`HYBRID_FUSION`).
+  ``retrieval.hybrid_fusion`` (weighted min-max by default, or weighted RRF with
+  ``retrieval.rrf_k``) with the ``retrieval.hybrid_*_weight`` weights.
 - ``ppr``: personalised PageRank over the passage-entity graph (see
   :mod:`graphrag.retrieve.ppr_retriever`).
 - ``global``: the community summaries of ``graphrag analyze``, ranked by summary cosine
@@ -23,10 +24,9 @@ notes when the caller should know something (``global`` before ``graphrag analyz
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
-from graphrag.config import RetrievalSettings
-from graphrag.errors import InvalidArgumentError, InvalidQueryError
+from graphrag.config import HybridFusion, RetrievalSettings
+from graphrag.errors import InvalidQueryError
 from graphrag.models import CandidateRequest, Candidates, Hit, RetrievalMode, RetrievedContext
 from graphrag.ports import Embedder, GraphStore
 from graphrag.retrieve.base import (
@@ -39,15 +39,12 @@ from graphrag.retrieve.base import (
 )
 from graphrag.retrieve.budget import apply_budget
 from graphrag.retrieve.fusion import minmax_fuse, rrf_fuse
-from graphrag.retrieve.global_search import GLOBAL_COMMUNITIES, GLOBAL_MEMBER_WEIGHT, GlobalSearch
+from graphrag.retrieve.global_search import GlobalSearch
 from graphrag.retrieve.ppr_retriever import rank_ppr
 from graphrag.retrieve.question import QuestionAnalyzer, validate_question
-from graphrag.retrieve.seeds import DEFAULT_LINK_THRESHOLD, QuestionSeeds, analyze_question
+from graphrag.retrieve.seeds import QuestionSeeds, analyze_question
 
 __all__ = [
-    "HYBRID_FUSION",
-    "HYBRID_WEIGHTS",
-    "FusionMethod",
     "ModeRetriever",
     "RetrievalService",
     "fuse_candidates",
@@ -55,19 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-FusionMethod = Literal["rrf", "minmax"]
-
-HYBRID_FUSION: FusionMethod = "minmax"
-"""How ``hybrid`` fuses its lists: weighted min-max, which keeps the score margins RRF throws
-away; chosen on the dev sets with benchmarks/tune_retrieval.py (figures: docs/evaluation.md,
-"Tuning")."""
-
-HYBRID_WEIGHTS: tuple[float, float, float] = (0.5, 0.2, 0.3)
-"""Weights of the (dense, BM25, graph) lists in ``hybrid`` fusion."""
-
-LOCAL_WEIGHTS: tuple[float, float] = (0.5, 0.5)
-"""Weights of min-max normalised (vector, graph) scores in ``local``."""
 
 
 def parse_mode(mode: RetrievalMode | str) -> RetrievalMode:
@@ -95,12 +79,9 @@ class RetrievalService:
         settings: Retrieval settings (default mode, ``top_k``, budgets, PPR parameters).
         analyzer: Finds question entities for ``local``, ``hybrid`` and ``ppr``; with ``None``
             those modes seed from embeddings only.
-        link_threshold: Minimum cosine to link a question surface to its nearest entity.
-        hybrid_fusion: ``"rrf"`` or ``"minmax"`` (default :data:`HYBRID_FUSION`).
-        hybrid_weights: Weights of the (dense, BM25, graph) lists in ``hybrid``.
-        global_communities: Communities a ``global`` context holds.
-        global_member_weight: Weight of the question entities' membership against the
-            summary cosine in ``global`` (0: the question is not analysed, only embedded).
+
+    Every ranking constant (fusion weights, link threshold, the ``ppr`` walk, ``global``
+    blending) comes from ``settings``; see docs/configuration.md.
 
     Example:
         ```python
@@ -118,36 +99,18 @@ class RetrievalService:
         embedder: Embedder,
         settings: RetrievalSettings,
         analyzer: QuestionAnalyzer | None,
-        *,
-        link_threshold: float = DEFAULT_LINK_THRESHOLD,
-        hybrid_fusion: FusionMethod = HYBRID_FUSION,
-        hybrid_weights: tuple[float, float, float] = HYBRID_WEIGHTS,
-        global_communities: int = GLOBAL_COMMUNITIES,
-        global_member_weight: float = GLOBAL_MEMBER_WEIGHT,
     ) -> None:
-        if hybrid_fusion not in ("rrf", "minmax"):
-            msg = f"hybrid_fusion must be 'rrf' or 'minmax', got {hybrid_fusion!r}"
-            raise InvalidArgumentError(msg)
-        if global_communities < 1 or not 0.0 <= global_member_weight <= 1.0:
-            msg = (
-                "global_communities must be at least 1 and global_member_weight between 0 "
-                f"and 1, got {global_communities} and {global_member_weight}"
-            )
-            raise InvalidArgumentError(msg)
         self._global = GlobalSearch(
             store,
             embedder,
             analyzer,
-            communities=global_communities,
-            member_weight=global_member_weight,
+            communities=settings.global_communities,
+            member_weight=settings.global_member_weight,
         )
-        self._fusion: FusionMethod = hybrid_fusion
-        self._hybrid_weights = hybrid_weights
         self._store = store
         self._embedder = embedder
         self._settings = settings
         self._analyzer = analyzer
-        self._link_threshold = link_threshold
         self._documents = DocumentCache()
 
     @property
@@ -255,7 +218,7 @@ class RetrievalService:
             embedder=self._embedder,
             analyzer=self._analyzer,
             timer=timer,
-            link_threshold=self._link_threshold,
+            link_threshold=self._settings.link_threshold,
         )
         if mode is RetrievalMode.PPR:
             return await rank_ppr(
@@ -283,13 +246,7 @@ class RetrievalService:
         with timer.stage("store"):
             found = await self._store.candidates(request)
         with timer.stage("rank"):
-            hits = fuse_candidates(
-                found,
-                hybrid=hybrid,
-                rrf_k=s.rrf_k,
-                fusion=self._fusion,
-                weights=self._hybrid_weights,
-            )
+            hits = fuse_candidates(found, hybrid=hybrid, settings=s)
         ranking = Ranking(hits=hits, relations=list(found.expansion.relations))
         expanded = found.expansion.entities
         if expanded:
@@ -327,32 +284,26 @@ class ModeRetriever:
         return await self._service.retrieve(question, mode=self._mode, top_k=top_k)
 
 
-def fuse_candidates(
-    found: Candidates,
-    *,
-    hybrid: bool,
-    rrf_k: int,
-    fusion: FusionMethod = HYBRID_FUSION,
-    weights: tuple[float, float, float] = HYBRID_WEIGHTS,
-) -> list[Hit]:
+def fuse_candidates(found: Candidates, *, hybrid: bool, settings: RetrievalSettings) -> list[Hit]:
     """Rank the chunks of a candidates round trip.
 
-    ``local``: ``0.5 * minmax(vector) + 0.5 * minmax(graph)`` over the union. ``hybrid``:
-    dense, BM25 and graph lists fused by ``fusion`` with ``weights``.
+    ``local``: ``w * minmax(vector) + (1 - w) * minmax(graph)`` over the union, with
+    ``w = settings.local_dense_weight``. ``hybrid``: dense, BM25 and graph lists fused by
+    ``settings.hybrid_fusion`` with ``settings.hybrid_weights`` (and ``settings.rrf_k``).
 
     Args:
         found: The store's candidate lists.
         hybrid: Whether to fuse the BM25 list too (``hybrid`` mode).
-        rrf_k: The RRF constant.
-        fusion: ``"rrf"`` or ``"minmax"``.
-        weights: Weights of the (dense, BM25, graph) lists.
+        settings: The retrieval settings.
 
     Returns:
         Distinct chunk hits, best first.
     """
     if not hybrid:
-        return minmax_fuse([found.vector_chunks, found.graph_chunks], weights=LOCAL_WEIGHTS)
+        lists = [found.vector_chunks, found.graph_chunks]
+        return minmax_fuse(lists, weights=settings.local_weights)
     lists = [found.vector_chunks, found.bm25_chunks, found.graph_chunks]
+    fusion: HybridFusion = settings.hybrid_fusion
     if fusion == "minmax":
-        return minmax_fuse(lists, weights=weights)
-    return rrf_fuse(lists, k=rrf_k, weights=weights)
+        return minmax_fuse(lists, weights=settings.hybrid_weights)
+    return rrf_fuse(lists, k=settings.rrf_k, weights=settings.hybrid_weights)

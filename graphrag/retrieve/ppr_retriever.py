@@ -5,11 +5,15 @@ Recipe (the ``retrieval.ppr_*`` defaults were tuned on the dev sets, see docs/ev
 1. dense candidates: ``vector_search("chunks", question, ppr_dense_candidates)``;
 2. seeds: question entities linked by exact normalised name, else nearest entity by cosine,
    each weighted by ``link score / number of chunks mentioning it``;
-3. ``store.subgraph(candidates, seeds, include_relations=False)``: mention edges around them;
+3. ``store.subgraph(candidates, seeds)``: mention edges around the dense candidates that hold
+   ``ppr_expand_mass`` of the dense softmax and the seeds (relation edges only when
+   ``ppr_relation_weight > 0``);
 4. reset = ``ppr_dense_weight * softmax(dense / ppr_temperature)`` over the candidates
    ``+ (1 - ppr_dense_weight) * normalised seeds`` (all dense if there are no seeds);
-5. power iteration with ``ppr_damping`` (probability of following an edge);
-6. chunks ranked by PageRank mass; entities by mass give the context.
+5. power iteration with ``ppr_damping`` (probability of following an edge), at most
+   ``ppr_max_iterations`` steps;
+6. chunks ranked by PageRank mass; the ``ppr_context_entities`` entities with the most mass
+   give the context.
 """
 
 from __future__ import annotations
@@ -40,23 +44,9 @@ from graphrag.retrieve.ppr import (
 )
 from graphrag.retrieve.seeds import QuestionSeeds
 
-__all__ = ["CONTEXT_ENTITIES", "expansion_candidates", "rank_ppr", "seed_weights"]
+__all__ = ["expansion_candidates", "rank_ppr", "seed_weights"]
 
 logger = logging.getLogger(__name__)
-
-CONTEXT_ENTITIES = 10
-"""Entities (highest PageRank mass) reported in the context of a ``ppr`` retrieval."""
-
-EXPANDED_DENSE_MASS = 0.999
-"""The subgraph is fetched around the fewest dense candidates that hold this share of the
-dense softmax; the rest stay in the reset vector but their (negligible) mass is not worth
-the store expanding their neighbourhoods."""
-
-RELATION_EDGE_WEIGHT = 0.0
-"""Factor on relation edges in the walk: 0 (mention edges only) did best on both dev sets
-(figures: docs/evaluation.md, "Tuning"). Sentence co-occurrence cliques make the relation
-graph dense, and mass that wanders between entities is lost to the passages; relations still
-give the context's paths."""
 
 
 def seed_weights(
@@ -96,17 +86,22 @@ async def rank_ppr(
     """
     with timer.stage("store"):
         dense = await store.vector_search("chunks", seeds.vector, settings.ppr_dense_candidates)
-        expand = expansion_candidates(dense, settings.ppr_temperature, EXPANDED_DENSE_MASS)
-        # the walk follows mention edges only (relation edges measured worse on both dev sets)
+        expand = expansion_candidates(dense, settings.ppr_temperature, settings.ppr_expand_mass)
+        # by default the walk follows mention edges only (relation edges measured worse on
+        # both dev sets), so relations are not even read
         subgraph = await store.subgraph(
-            expand, seeds.entity_ids, degree_cap=settings.degree_cap, include_relations=False
+            expand,
+            seeds.entity_ids,
+            degree_cap=settings.degree_cap,
+            include_relations=settings.ppr_relation_weight > 0,
         )
     with timer.stage("rank"):
         weights = seed_weights(seeds.seed_scores(), subgraph.entity_chunk_counts)
         # the walk is CPU work: off the event loop (a server keeps answering meanwhile)
         graph, mass, iterations = await asyncio.to_thread(_walk, dense, subgraph, weights, settings)
         hits = _top(graph, mass, range(graph.n_chunks), top_k)
-        top_entities = _top(graph, mass, range(graph.n_chunks, graph.size), CONTEXT_ENTITIES)
+        entities = range(graph.n_chunks, graph.size)
+        top_entities = _top(graph, mass, entities, settings.ppr_context_entities)
     logger.debug("ppr: %d nodes, %d seeds, %d iterations", graph.size, len(weights), iterations)
     if not hits:
         return Ranking(hits=[])
@@ -145,7 +140,7 @@ def _walk(
         [h.id for h in dense],
         subgraph,
         entity_ids=list(weights),
-        relation_weight=RELATION_EDGE_WEIGHT,
+        relation_weight=settings.ppr_relation_weight,
     )
     reset = build_reset(
         graph,
@@ -154,7 +149,9 @@ def _walk(
         dense_weight=settings.ppr_dense_weight,
         temperature=settings.ppr_temperature,
     )
-    mass, iterations = personalized_pagerank(graph, reset, damping=settings.ppr_damping)
+    mass, iterations = personalized_pagerank(
+        graph, reset, damping=settings.ppr_damping, max_iter=settings.ppr_max_iterations
+    )
     return graph, mass, iterations
 
 

@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphrag.config import RetrievalSettings
 from graphrag.ids import normalize_name
 from graphrag.models import Hit, Vector
 from graphrag.ports import Embedder, GraphStore
 from graphrag.retrieve.base import StageTimer
 from graphrag.retrieve.question import QuestionAnalyzer
 
-__all__ = ["DEFAULT_LINK_THRESHOLD", "LinkedEntity", "QuestionSeeds", "analyze_question"]
+__all__ = ["LinkedEntity", "QuestionSeeds", "analyze_question"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LINK_THRESHOLD = 0.6
-"""Minimum cosine between a question surface and its nearest entity name to use it as seed."""
+_DEFAULT_LINK_THRESHOLD = RetrievalSettings().link_threshold
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ async def analyze_question(
     embedder: Embedder,
     analyzer: QuestionAnalyzer | None,
     timer: StageTimer,
-    link_threshold: float = DEFAULT_LINK_THRESHOLD,
+    link_threshold: float = _DEFAULT_LINK_THRESHOLD,
     exact_only: bool = False,
 ) -> QuestionSeeds:
     """Embed the question and link its entity surfaces to graph entities.
@@ -85,7 +85,7 @@ async def analyze_question(
         embedder: The embedder (one call: the question plus the unmatched surfaces).
         analyzer: The spaCy question analyzer; ``None`` skips entity linking.
         timer: Receives the ``analyze``, ``store`` and ``embed`` stages.
-        link_threshold: Minimum cosine for an embedding link.
+        link_threshold: Minimum cosine for an embedding link (``retrieval.link_threshold``).
         exact_only: Link by exact name or alias only: unmatched surfaces are neither
             embedded nor searched (the ``global`` mode).
 

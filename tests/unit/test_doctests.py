@@ -35,6 +35,7 @@ DOCTESTED = [
     "graphrag.stores.embedded.index",
     "graphrag.testing.fakes",
     "pipelines.report",
+    "pipelines.tune_space",
 ]
 
 

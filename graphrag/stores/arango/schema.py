@@ -389,13 +389,19 @@ def _migration_pass(db: Database, queries: Queries) -> int:
     after = {"relation": "", "entity": ""}
     converted = 0
     while True:
-        binds = {
-            "limit": MIGRATION_BATCH,
-            "sample": PROVENANCE_SAMPLE,
-            "after_relation": after["relation"],
-            "after_entity": after["entity"],
-        }
-        row = queries.one(db, "migrate_provenance", binds) or {}
+        row = (
+            queries.one(
+                db,
+                "migrate_provenance",
+                {
+                    "limit": MIGRATION_BATCH,
+                    "sample": PROVENANCE_SAMPLE,
+                    "after_relation": after["relation"],
+                    "after_entity": after["entity"],
+                },
+            )
+            or {}
+        )
         counts = {kind: int(row.get(f"{kind}s") or 0) for kind in after}
         converted += sum(counts.values())
         for kind, count in counts.items():

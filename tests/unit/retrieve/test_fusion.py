@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from graphrag.config import RetrievalSettings
 from graphrag.models import Candidates, Expansion, Hit
 from graphrag.retrieve.fusion import dedupe_hits, minmax, minmax_fuse, rrf_fuse
 from graphrag.retrieve.modes import fuse_candidates
@@ -81,6 +82,9 @@ def test_fusion_of_empty_lists_is_empty() -> None:
     assert dedupe_hits([]) == []
 
 
+DEFAULTS = RetrievalSettings()
+
+
 def candidates() -> Candidates:
     return Candidates(
         vector_chunks=hits(("a", 0.9), ("b", 0.6), ("c", 0.3)),
@@ -92,17 +96,42 @@ def candidates() -> Candidates:
 
 
 def test_local_scores_half_vector_half_graph() -> None:
-    fused = {h.id: h.score for h in fuse_candidates(candidates(), hybrid=False, rrf_k=60)}
+    found = candidates()
+    fused = {h.id: h.score for h in fuse_candidates(found, hybrid=False, settings=DEFAULTS)}
     assert fused == pytest.approx({"a": 0.5, "b": 0.75, "c": 0.0})  # BM25 is not used
+    dense_only = RetrievalSettings(local_dense_weight=1.0)
+    fused = {h.id: h.score for h in fuse_candidates(found, hybrid=False, settings=dense_only)}
+    assert fused == pytest.approx({"a": 1.0, "b": 0.5, "c": 0.0})
 
 
 def test_hybrid_default_is_weighted_minmax_and_rrf_on_request() -> None:
     found = candidates()
-    fused = fuse_candidates(found, hybrid=True, rrf_k=60)
+    fused = fuse_candidates(found, hybrid=True, settings=DEFAULTS)
     scores = {h.id: h.score for h in fused}
     # 0.5 dense + 0.2 bm25 + 0.3 graph over min-max normalised lists
     assert scores == pytest.approx({"a": 0.5, "b": 0.25 + 0.3, "c": 0.2, "d": 0.0})
     assert [h.id for h in fused] == ["b", "a", "c", "d"]
-    rrf = fuse_candidates(found, hybrid=True, rrf_k=60, fusion="rrf", weights=(1.0, 1.0, 1.0))
+    equal = {"hybrid_dense_weight": 1.0, "hybrid_bm25_weight": 1.0, "hybrid_graph_weight": 1.0}
+    rrf_settings = RetrievalSettings(hybrid_fusion="rrf", **equal)
+    rrf = fuse_candidates(found, hybrid=True, settings=rrf_settings)
     assert rrf[0].id == "c"  # in all three lists
     assert rrf[0].score == pytest.approx(1 / 63 + 1 / 61 + 1 / 62)
+    # retrieval.rrf_k takes effect with RRF fusion
+    flat = fuse_candidates(
+        found, hybrid=True, settings=rrf_settings.model_copy(update={"rrf_k": 1})
+    )
+    assert flat[0].score == pytest.approx(1 / 4 + 1 / 2 + 1 / 3)
+
+
+def test_hybrid_weights_are_settings_and_cannot_all_be_zero() -> None:
+    found = candidates()
+    bm25_only = RetrievalSettings(
+        hybrid_dense_weight=0.0, hybrid_bm25_weight=1.0, hybrid_graph_weight=0.0
+    )
+    fused = fuse_candidates(found, hybrid=True, settings=bm25_only)
+    assert fused[0].id == "c"  # the best BM25 chunk, last in the dense list
+    assert fused[0].score == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="hybrid_dense_weight, hybrid_bm25_weight"):
+        RetrievalSettings(hybrid_dense_weight=0.0, hybrid_bm25_weight=0.0, hybrid_graph_weight=0.0)
+    with pytest.raises(ValueError, match="hybrid_fusion"):
+        RetrievalSettings(hybrid_fusion="max")  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import pytest
 from graphrag.analyze import analyze_graph, parse_key_sentences
 from graphrag.answer.extractive import NO_PASSAGES_TEXT
 from graphrag.config import RetrievalSettings, load_settings
-from graphrag.errors import InvalidArgumentError, LLMError
+from graphrag.errors import LLMError
 from graphrag.ids import chunk_id, document_id, entity_id, normalize_name
 from graphrag.models import AnswerKind, Community, RetrievalMode, ScoredCommunity
 from graphrag.retrieve.global_answer import GLOBAL_EXTRACTIVE_NOTE, GlobalAnswerer
@@ -63,7 +63,7 @@ async def store(tmp_path: Path, hash_embedder: Any) -> AsyncIterator[EmbeddedGra
 
 
 def service(store: Any, embedder: Any, analyzer: Any = None, **options: Any) -> RetrievalService:
-    return RetrievalService(store, embedder, RetrievalSettings(), analyzer, **options)
+    return RetrievalService(store, embedder, RetrievalSettings(**options), analyzer)
 
 
 async def hand_made(store: Any, embedder: Any, texts: Sequence[str]) -> list[Community]:
@@ -163,9 +163,9 @@ def test_global_is_a_retrieval_mode() -> None:
 
 
 def test_global_options_are_validated(store: Any, hash_embedder: Any) -> None:
-    with pytest.raises(InvalidArgumentError, match="global_communities"):
+    with pytest.raises(ValueError, match="global_communities"):
         service(store, hash_embedder, global_communities=0)
-    with pytest.raises(InvalidArgumentError, match="global_member_weight"):
+    with pytest.raises(ValueError, match="global_member_weight"):
         service(store, hash_embedder, global_member_weight=1.5)
 
 

@@ -282,13 +282,10 @@ async def test_hybrid_fuses_bm25_dense_and_graph(
     context = await service.retrieve("Where did Albert Einstein work?", mode="hybrid", top_k=3)
     assert titles(context)[0] == "Albert Einstein"  # first in BM25 and graph lists
     assert "Bern" in [e.name for e in context.entities]
-    rrf = RetrievalService(
-        store, hash_embedder, RetrievalSettings(k_entities=1), analyzer, hybrid_fusion="rrf"
-    )
+    settings = RetrievalSettings(k_entities=1, hybrid_fusion="rrf")
+    rrf = RetrievalService(store, hash_embedder, settings, analyzer)
     other = await rrf.retrieve("Where did Albert Einstein work?", mode="hybrid", top_k=3)
     assert titles(other)[0] == "Albert Einstein"
-    with pytest.raises(ValueError, match="hybrid_fusion"):
-        RetrievalService(store, hash_embedder, RetrievalSettings(), None, hybrid_fusion="max")  # type: ignore[arg-type]
 
 
 @pytest.mark.slow

@@ -79,6 +79,19 @@ async def test_me_names_the_callers_role_and_needs_credentials(explorer: Api) ->
             "workspace": "default",
             "via": "jwt",
         }
+    # an API key, sent as the explorer sends it (Authorization: Bearer grk_...)
+    made = await explorer.client.post(
+        "/v1/keys", json={"name": "explorer", "role": "writer"}, headers=explorer.auth("admin")
+    )
+    assert made.status_code == 201, made.text
+    key = made.json()
+    by_key = await explorer.client.get("/v1/me", headers={"Authorization": f"Bearer {key['key']}"})
+    assert by_key.json() == {
+        "subject": f"key:{key['id']}",
+        "role": "writer",
+        "workspace": "default",
+        "via": "api_key",
+    }
     denied = await explorer.client.get("/v1/me")
     assert denied.status_code == 401
     assert denied.json()["error"]["code"] == "unauthorized"

@@ -44,6 +44,8 @@ class RetrievalSettings(BaseModel):
         ppr_dense_candidates: ``ppr``: passages from vector search in the reset.
         ppr_expand_mass: ``ppr``: share of the dense softmax whose passages are expanded.
         ppr_relation_weight: ``ppr``: factor on relation edges in the walk (0: mentions only).
+        ppr_rerank_temperature: ``ppr``: temperature of the relevance factor on the mass.
+        ppr_rerank_candidates: ``ppr``: passages scored against the question's rest.
         ppr_max_iterations: ``ppr``: cap on power iterations.
         ppr_context_entities: ``ppr``: entities (highest mass) reported in the context.
         global_communities: ``global``: communities a context holds.
@@ -61,10 +63,10 @@ class RetrievalSettings(BaseModel):
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
     hops: int = Field(default=2, ge=1, le=3, description="Traversal depth of local/hybrid.")
     degree_cap: int = Field(
-        default=50,
+        default=10,
         ge=1,
         description="Neighbours followed, and mentioning chunks read (strongest first), per "
-        "entity.",
+        "entity (local, hybrid, ppr).",
     )
     max_entities: int = Field(default=40, ge=1, description="Entities kept after expansion.")
     k_entities: int = Field(default=8, ge=1, description="Entity seeds from vector search.")
@@ -77,7 +79,7 @@ class RetrievalSettings(BaseModel):
         "name for that entity to seed local, hybrid and ppr (exact name matches always do).",
     )
     local_dense_weight: float = Field(
-        default=0.5,
+        default=0.7,
         ge=0.0,
         le=1.0,
         description="local: weight of the min-max normalised dense list; the graph list gets "
@@ -89,13 +91,13 @@ class RetrievalSettings(BaseModel):
         "(weighted reciprocal-rank fusion with rrf_k); same weights either way.",
     )
     hybrid_dense_weight: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="hybrid: weight of the dense list."
+        default=0.6, ge=0.0, le=1.0, description="hybrid: weight of the dense list."
     )
     hybrid_bm25_weight: float = Field(
-        default=0.2, ge=0.0, le=1.0, description="hybrid: weight of the BM25 list."
+        default=0.25, ge=0.0, le=1.0, description="hybrid: weight of the BM25 list."
     )
     hybrid_graph_weight: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="hybrid: weight of the graph list."
+        default=0.15, ge=0.0, le=1.0, description="hybrid: weight of the graph list."
     )
     rrf_k: int = Field(
         default=60,
@@ -136,6 +138,23 @@ class RetrievalSettings(BaseModel):
         le=10.0,
         description="ppr: factor on relation (entity-entity) edges in the walk; 0 walks "
         "mention edges only and skips reading relations.",
+    )
+    ppr_rerank_temperature: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=10.0,
+        description="ppr: passages are ranked by PageRank mass times exp((relevance - best) / "
+        "this), relevance being the better of the passage's cosine with the question and with "
+        "the question without its entity names (what it asks about them), so a second-hop "
+        "passage that answers the rest of the question beats one that only shares an entity; "
+        "0: by mass alone (and the question is embedded once).",
+    )
+    ppr_rerank_candidates: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="ppr: passages scored against the question without its entity names (see "
+        "ppr_rerank_temperature); the others count the lowest of those cosines.",
     )
     ppr_max_iterations: int = Field(
         default=30, ge=1, le=1000, description="ppr: cap on PageRank power iterations."

@@ -468,6 +468,9 @@ class Answer(_Model):
         kind: ``extractive`` when no LLM is configured: the text is the best supporting
             sentences, quoted verbatim; ``generated`` when the chat model wrote it.
         notes: Which parts ran without an LLM, citations removed, warnings, etc.
+        short_answer: The short answer span, when the answerer found one: for an extractive
+            answer the entity of the expected answer type (``who`` -> a person, ``when`` ->
+            a date, ...) in its quoted evidence, verbatim; ``None`` otherwise.
         usage: Token usage of the chat-model call (``None``: no call was made).
         timings: Milliseconds per answering stage (``prompt``, ``llm``, ``first_token``,
             ``verify``, ``total``); retrieval timings are in ``context.timings``.
@@ -479,6 +482,7 @@ class Answer(_Model):
     mode: RetrievalMode
     citations: list[Citation]
     notes: list[str] = Field(default_factory=list)
+    short_answer: str | None = None
     context: RetrievedContext | None = None
     usage: AnswerUsage | None = None
     timings: dict[str, float] = Field(default_factory=dict)

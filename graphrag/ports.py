@@ -182,8 +182,13 @@ class GraphReader(Protocol):
         """Return chunks by id (unknown ids are skipped), in the order given."""
         ...
 
-    async def get_entities(self, ids: Sequence[str]) -> list[Entity]:
-        """Return entities by id with provenance (unknown ids skipped), in order."""
+    async def get_entities(self, ids: Sequence[str], *, provenance: bool = True) -> list[Entity]:
+        """Return entities by id (unknown ids skipped), in order.
+
+        With ``provenance=False`` the entities come without ``source_chunk_ids`` (empty,
+        ``mention_count`` 0) and without embeddings: names and types for a retrieval
+        context, without reading the mentions of a hub entity.
+        """
         ...
 
     async def find_entities(self, normalized_names: Sequence[str]) -> dict[str, list[str]]:

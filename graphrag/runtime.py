@@ -162,7 +162,11 @@ def make_answerer(settings: Settings, llm: ChatModel | None, embedder: Embedder)
             context_tokens=settings.answer.context_tokens,
         )
     else:
-        default = ExtractiveAnswerer(embedder, min_relevance=settings.answer.min_relevance)
+        default = ExtractiveAnswerer(
+            embedder,
+            min_relevance=settings.answer.min_relevance,
+            spacy_model=settings.extraction.spacy_model,
+        )
     overview = GlobalAnswerer(
         llm,
         max_communities=settings.answer.global_communities,

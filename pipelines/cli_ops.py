@@ -122,6 +122,7 @@ def evaluate(
     from pipelines.eval_job import parse_modes, run_eval
     from pipelines.payloads import eval_payload
     from pipelines.report import (
+        containment_table,
         eval_table,
         printable,
         progress_bar,
@@ -152,6 +153,9 @@ def evaluate(
         emit_json(eval_payload(result, paths))
     else:
         stdout.print(eval_table(result.scores))
+        answers = containment_table(result.scores)
+        if answers is not None:
+            stdout.print(answers)
         stdout.print(f"{result.questions} questions, {result.passages} passages")
         for kind, path in paths.items():
             say(f"{kind}: {path}")

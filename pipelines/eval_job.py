@@ -20,6 +20,14 @@ from its first context (outside the timed part), recording the answer's relevanc
 it abstained under ``answer.min_relevance``: every dev-set question has an answer, so a mode
 that abstains on some shows a relevance floor set too high (or a retrieval regression).
 
+Answer containment needs no LLM: for every question with a gold answer, whether the
+extractive answer's text contains the gold answer or an alias (SQuAD normalisation, whole
+tokens; :func:`~graphrag.evaluation.contains_answer`), whether one of the top
+:data:`CONTAINMENT_CHUNKS` chunks of the context does (the ceiling of a perfect reader of
+those chunks), and the exact match and F1 of the answer's short answer span
+(:attr:`~graphrag.models.Answer.short_answer`). With an LLM, the share of its answers that
+contain the gold is reported beside them.
+
 When an LLM is configured (the components' answerer is an
 :class:`~graphrag.answer.LLMAnswerer`), each question with a gold answer is also answered by
 the model from the same context, and the answers are scored against the gold answer and its
@@ -59,7 +67,13 @@ from graphrag.evaluation import (
     score_answers,
     score_mode,
 )
-from graphrag.evaluation.answers import AnswerScores, answer_span
+from graphrag.evaluation.answers import (
+    AnswerScores,
+    ContainmentScores,
+    answer_span,
+    contains_answer,
+    score_containment,
+)
 from graphrag.llm import BudgetExceededError
 from graphrag.models import RetrievalMode, RetrievedContext
 from graphrag.operations.ingest import ProgressCallback, ingest_documents
@@ -71,6 +85,8 @@ logger = logging.getLogger(__name__)
 
 ComponentOpener = Callable[[Settings], Awaitable[Components]]
 PASSAGES = 10
+CONTAINMENT_CHUNKS = 5
+"""The top chunks whose texts the ``top5`` containment ceiling reads."""
 _MAX_TOP_K = 40
 _EVAL_TOKEN_BUDGET = 200_000
 
@@ -92,6 +108,12 @@ class QuestionResult:
         em: Its exact match with the gold answer or an alias.
         f1: Its best token F1 over the gold answer and aliases.
         answer_error: Why the LLM could not answer, if it failed.
+        answer: The extractive answer's text (``None``: not answered).
+        short_answer: Its short answer span, when it found one.
+        answer_contains: Whether the extractive answer contains the gold answer or an alias
+            (``None``: not answered, or no gold answer).
+        top5_contains: Whether one of the top :data:`CONTAINMENT_CHUNKS` chunks contains it.
+        llm_contains: Whether the LLM's answer contains it (``None``: no LLM answer).
     """
 
     id: str
@@ -105,6 +127,11 @@ class QuestionResult:
     em: float | None = None
     f1: float | None = None
     answer_error: str | None = None
+    answer: str | None = None
+    short_answer: str | None = None
+    answer_contains: bool | None = None
+    top5_contains: bool | None = None
+    llm_contains: bool | None = None
 
 
 @dataclass
@@ -199,6 +226,7 @@ class AnswerGenerator:
         result.prediction = answer.text
         em, f1 = best_scores(answer_span(answer.text), question.gold_answers)
         result.em, result.f1 = em, round(f1, 4)
+        result.llm_contains = contains_answer(answer.text, question.gold_answers)
 
 
 @dataclass
@@ -376,8 +404,11 @@ async def run_eval(
 
 def _answerers(components: Components) -> tuple[ExtractiveAnswerer, AnswerGenerator | None]:
     """The extractive answerer (relevance, abstentions) and, with an LLM, the generator."""
+    settings = components.settings
     extractive = ExtractiveAnswerer(
-        components.embedder, min_relevance=components.settings.answer.min_relevance
+        components.embedder,
+        min_relevance=settings.answer.min_relevance,
+        spacy_model=settings.extraction.spacy_model,
     )
     if components.llm is None:
         return extractive, None
@@ -406,6 +437,8 @@ async def _run_modes(
         scores = _score(mode, results, answered=answerer is not None)
         if generator is not None:
             scores.answers = _answer_scores(dataset, results)
+        if answerer is not None:
+            scores.containment = _containment(dataset, results, llm=generator is not None)
         run.scores.append(scores)
 
 
@@ -433,7 +466,7 @@ async def _run_mode(
         elapsed = (time.perf_counter() - start) * 1000.0
         result = QuestionResult(question.id, gold, ranking, round(elapsed, 3), error)
         if answerer is not None and context is not None:
-            await _answer(answerer, question.question, context, result)
+            await _answer(answerer, question, context, result)
         if generator is not None and context is not None:
             await generator.answer(question, context, result)
         results.append(result)
@@ -442,16 +475,25 @@ async def _run_mode(
 
 
 async def _answer(
-    answerer: ExtractiveAnswerer, question: str, context: RetrievedContext, result: QuestionResult
+    answerer: ExtractiveAnswerer,
+    question: EvalQuestion,
+    context: RetrievedContext,
+    result: QuestionResult,
 ) -> None:
-    """Answer from the question's context; record the relevance and whether it abstained."""
+    """Answer from the question's context; record the relevance, abstention and containment."""
     try:
-        answer, relevance = await answerer.answer_with_relevance(question, context)
+        answer, relevance = await answerer.answer_with_relevance(question.question, context)
     except GraphRAGError as exc:
         logger.warning("answering %s failed: %s", result.id, exc)
         return
     result.relevance = None if relevance is None else round(relevance.score, 4)
     result.abstained = abstained(answer)
+    result.answer, result.short_answer = answer.text, answer.short_answer
+    golds = question.gold_answers
+    if golds:
+        result.answer_contains = contains_answer(answer.text, golds)
+        top = context.chunks[:CONTAINMENT_CHUNKS]
+        result.top5_contains = any(contains_answer(c.text, golds) for c in top)
 
 
 async def _retrieve_passages(
@@ -507,6 +549,30 @@ def _answer_scores(dataset: EvalDataset, results: list[QuestionResult]) -> Answe
     logger.info(
         "answers: EM %.3f, F1 %.3f over %d questions (%d failed, %d not supported)",
         scores.em, scores.f1, scores.questions, failed, scores.not_supported,
+    )  # fmt: skip
+    return scores
+
+
+def _containment(
+    dataset: EvalDataset, results: list[QuestionResult], *, llm: bool
+) -> ContainmentScores | None:
+    """Answer and top-chunk containment of one mode (questions with a gold answer)."""
+    golds = {q.id: q.gold_answers for q in dataset.questions}
+    scored = [r for r in results if r.answer is not None and golds[r.id]]
+    if not scored:
+        return None
+    scores = score_containment(
+        [bool(r.answer_contains) for r in scored],
+        [bool(r.top5_contains) for r in scored],
+        [r.short_answer for r in scored],
+        [golds[r.id] for r in scored],
+    )
+    if llm:
+        judged = [r.llm_contains for r in results if r.llm_contains is not None]
+        scores.generated = sum(judged) / len(judged) if judged else None
+    logger.info(
+        "containment: answer %.3f, top-%d chunks %.3f, span EM %.3f over %d questions",
+        scores.answer, CONTAINMENT_CHUNKS, scores.top_chunks, scores.span_em, scores.questions,
     )  # fmt: skip
     return scores
 

@@ -1,9 +1,10 @@
 r"""Human-facing reports: rich tables for the CLI and the evaluation outputs.
 
 Evaluation outputs (``write_eval_report``): ``results.json`` (everything, per question too),
-``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, p50 ms, p95 ms, and with
-an LLM the answers scored out of those wanted, EM, F1 and not-supported answers; failed or
-budget-stopped answers are summarised under the table) and
+``results.md`` (one markdown table: mode, R@2, R@5, R@10, AG@5, AG@8, the answer containment
+columns ans⊇gold, top5⊇gold, span EM, span F1 (and LLM⊇gold with an LLM), p50 ms, p95 ms, and
+with an LLM the answers scored out of those wanted, EM, F1 and not-supported answers; failed
+or budget-stopped answers are summarised under the table) and
 ``recall.png`` (grouped bars of R@2/R@5/R@10 per mode, matplotlib's Agg backend).
 
 Everything printed that came from documents or users (answers, quotes, titles, sources,
@@ -217,6 +218,11 @@ def print_answer(console: Console, answer: Answer, *, show_context: bool = True)
         f"[bold]A[/bold] ({label}, mode {answer.mode.value}): {escape(printable(answer.text))}",
         soft_wrap=True,
     )
+    if answer.short_answer:
+        console.print(
+            f"[bold]short answer:[/bold] {escape(printable(answer.short_answer, one_line=True))}",
+            soft_wrap=True,
+        )
     if answer.kind is AnswerKind.EXTRACTIVE and not answer.notes:
         console.print(f"[dim]{EXTRACTIVE_NOTE}[/dim]")
     for note in answer.notes:
@@ -360,14 +366,45 @@ def print_merges(
 
 
 def eval_table(scores: Sequence[ModeScores]) -> Table:
-    """Return the evaluation scores (percent) and latencies as a rich table."""
+    """Return the evaluation scores (percent) and latencies as a rich table.
+
+    The answer containment columns are in :func:`containment_table` (one table with both
+    would not fit a terminal).
+    """
     table = Table(title="Retrieval evaluation")
     headers = _headers(_answered(scores))
     for position, header in enumerate(headers):
         table.add_column(header, justify="left" if position == 0 else "right")
-    for row in _rows(scores):
+    for row in _rows(scores, containment=False):
         table.add_row(*row)
     return table
+
+
+def containment_table(scores: Sequence[ModeScores]) -> Table | None:
+    """Return the answer containment per mode (percent), or ``None`` if not measured.
+
+    Columns: ``ans⊇gold``, ``top5⊇gold``, ``span EM``, ``span F1`` and, with an LLM,
+    ``LLM⊇gold`` (see :data:`CONTAINMENT_LEGEND`).
+    """
+    if not _contained(scores):
+        return None
+    table = Table(title="Answer containment", caption=CONTAINMENT_LEGEND)
+    table.add_column("mode")
+    answered = _answered(scores)
+    for header in (*CONTAINMENT_HEADERS, *([LLM_CONTAINMENT_HEADER] if answered else [])):
+        table.add_column(header, justify="right")
+    for s in scores:
+        cells = _containment_cells(s) + ([_llm_containment_cell(s)] if answered else [])
+        table.add_row(s.mode, *cells)
+    return table
+
+
+CONTAINMENT_LEGEND = (
+    "ans⊇gold: extractive answers containing the gold answer or an alias (SQuAD "
+    "normalisation, whole tokens); top5⊇gold: the same for the top five retrieved chunks "
+    "(the ceiling of a perfect reader); span EM/F1: the answers' short answer span (none "
+    "counts 0); percent of the questions with a gold answer."
+)
 
 
 def eval_markdown(run: EvalRun) -> str:
@@ -377,13 +414,20 @@ def eval_markdown(run: EvalRun) -> str:
     with a gold answer (``answered``, what EM and F1 are over), the answers' EM and F1
     (percent, SQuAD-style normalisation, aliases counted) and how many said the context does
     not support one. Failed or budget-stopped answers are summarised under the table.
+
+    When the questions were answered (the default), containment columns come before the
+    latencies: ``ans⊇gold`` (the extractive answer contains the gold answer or an alias, SQuAD
+    normalisation, whole tokens), ``top5⊇gold`` (one of the top five chunks does: what a
+    perfect reader could reach), ``span EM`` and ``span F1`` (the answer's short answer span)
+    and, with an LLM, ``LLM⊇gold`` (its answers); the setup line explains them.
     """
-    headers = _headers(_answered(run.scores))
+    headers = _headers(_answered(run.scores), _contained(run.scores))
+    legend = f" {CONTAINMENT_LEGEND}" if _contained(run.scores) else ""
     lines = [
         f"# Retrieval evaluation: {run.dataset}",
         "",
         f"{run.questions} questions, {run.passages} passages, created {run.created_at}. "
-        "Recall and all-gold in percent; latency is retrieval wall time (warm).",
+        f"Recall and all-gold in percent; latency is retrieval wall time (warm).{legend}",
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
@@ -439,15 +483,24 @@ def plot_recall(scores: Sequence[ModeScores], path: Path, *, title: str) -> None
     plt.close(fig)
 
 
-def _headers(answers: bool = False) -> list[str]:
-    extra = ["answered", "EM", "F1", "not supported"] if answers else []
+CONTAINMENT_HEADERS = ("ans⊇gold", "top5⊇gold", "span EM", "span F1")
+"""Containment columns: the share of answers containing the gold answer or an alias, the same
+share for the top five chunks, the short answer span's exact match and F1 (percent)."""
+
+LLM_CONTAINMENT_HEADER = "LLM⊇gold"
+"""With an LLM: the share of its answers containing the gold answer or an alias (percent)."""
+
+
+def _headers(answers: bool = False, containment: bool = False) -> list[str]:
+    contained = [*CONTAINMENT_HEADERS, *([LLM_CONTAINMENT_HEADER] if answers else [])]
     return [
         "mode",
         *(f"R@{k}" for k in RECALL_KS),
         *(f"AG@{k}" for k in ALL_GOLD_KS),
+        *(contained if containment else []),
         "p50 ms",
         "p95 ms",
-        *extra,
+        *(["answered", "EM", "F1", "not supported"] if answers else []),
     ]
 
 
@@ -456,19 +509,44 @@ def _answered(scores: Sequence[ModeScores]) -> bool:
     return any(s.answers is not None for s in scores)
 
 
-def _rows(scores: Sequence[ModeScores]) -> list[list[str]]:
+def _contained(scores: Sequence[ModeScores]) -> bool:
+    """Whether answer containment was measured in this run (then its columns)."""
+    return any(s.containment is not None for s in scores)
+
+
+def _rows(scores: Sequence[ModeScores], *, containment: bool = True) -> list[list[str]]:
     answered = _answered(scores)
+    contained = containment and _contained(scores)
     return [
         [
             s.mode,
             *(f"{100.0 * s.recall[k]:.1f}" for k in RECALL_KS),
             *(f"{100.0 * s.all_gold[k]:.1f}" for k in ALL_GOLD_KS),
+            *(_containment_cells(s) if contained else []),
+            *([_llm_containment_cell(s)] if answered and contained else []),
             _ms(s.p50_ms),
             _ms(s.p95_ms),
             *(_answer_cells(s) if answered else []),
         ]
         for s in scores
     ]
+
+
+def _containment_cells(scores: ModeScores) -> list[str]:
+    found = scores.containment
+    if found is None or not found.questions:
+        return ["n/a"] * len(CONTAINMENT_HEADERS)
+    return [
+        f"{100.0 * value:.1f}"
+        for value in (found.answer, found.top_chunks, found.span_em, found.span_f1)
+    ]
+
+
+def _llm_containment_cell(scores: ModeScores) -> str:
+    found = scores.containment
+    if found is None or found.generated is None:
+        return "n/a"
+    return f"{100.0 * found.generated:.1f}"
 
 
 def _answer_cells(scores: ModeScores) -> list[str]:

@@ -154,6 +154,8 @@ SEARCH_SPACE: tuple[Knob, ...] = (
     Knob("ppr_dense_candidates", (_PPR,), "int", 20, 100, log=True),
     Knob("ppr_expand_mass", (_PPR,), "choice", choices=(0.9, 0.99, 0.999, 1.0)),
     Knob("ppr_relation_weight", (_PPR,), "float", 0.0, 1.0, step=0.05),
+    Knob("ppr_rerank_temperature", (_PPR,), "float", 0.0, 0.5, step=0.05),
+    Knob("ppr_rerank_candidates", (_PPR,), "int", 50, 400, log=True),
 )
 """The searched knobs, in the order they are asked (the order is part of reproducibility).
 Ranges: the retrieval settings' suggested search ranges (docs/configuration.md), inside

@@ -33,6 +33,9 @@ from graphrag.records import JobStatus
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
+MAX_OFFSET = 1_000_000_000
+"""Largest page offset accepted (SQLite integers are 64-bit; a larger offset pages nothing)."""
+
 Reader = Annotated[Scope, Depends(scoped(Role.READER))]
 Writer = Annotated[Scope, Depends(scoped(Role.WRITER))]
 
@@ -117,7 +120,7 @@ def _text_input(document: TextDocument) -> JobInput:
 @router.get("/documents", response_model=Page[Document], summary="List documents")
 async def list_documents(
     scope: Reader,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     status_: Annotated[DocumentStatus | None, Query(alias="status")] = None,
     contains: Annotated[str | None, Query(max_length=500)] = None,
@@ -174,7 +177,7 @@ async def delete_document(document_id: str, request: Request, scope: Writer) -> 
 @router.get("/jobs", response_model=Page[JobView], tags=["jobs"], summary="List jobs")
 async def list_jobs(
     scope: Reader,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
 ) -> Page[JobView]:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from graphrag.answer.chain import ChainSentence, EvidencePlan, QuestionFacts, plan_evidence
+from graphrag.answer.mentions import ChunkParser, clean_title, topic_mention
 from graphrag.answer.relevance import (
     DEFAULT_MIN_RELEVANCE,
     Relevance,
     best_similarity,
     word_overlap,
 )
+from graphrag.config import ExtractionSettings
 from graphrag.errors import InvalidArgumentError
 from graphrag.models import Answer, AnswerKind, Citation, RetrievedContext, ScoredChunk
 from graphrag.ports import Embedder
@@ -41,6 +45,10 @@ ABSTAIN_PREFIX = "Abstained:"
 NO_PASSAGES_NOTE = f"{ABSTAIN_PREFIX} retrieval returned no passage with a sentence to quote."
 
 _CHUNKS_READ = 5
+CHAIN_CHUNKS = 10
+"""Chunks the evidence chain reads (relevance is measured on the first five): a second-hop
+passage often ranks sixth to tenth."""
+DEFAULT_SPACY_MODEL: str = str(ExtractionSettings.model_fields["spacy_model"].default)
 _RANK_BONUS = 0.05
 _MIN_WORDS = 3
 _TITLE_WORDS = 8
@@ -137,23 +145,36 @@ class _Candidate:
 
 
 class ExtractiveAnswerer:
-    """Answers by quoting the sentences of the top chunks closest to the question.
+    """Answers by quoting the sentences of the top chunks that follow the reasoning chain.
 
-    Sentences of the first five chunks are scored by cosine similarity to the question plus a
-    small bonus for the chunk's rank; the best ``max_sentences`` are quoted verbatim (one per
-    chunk first, then the next best), each followed by a citation marker ``[n]``.
+    With a spaCy model (the default), the sentences of the first :data:`CHAIN_CHUNKS` chunks
+    are scored by their cosine to what the question asks (the question without its
+    entities' names, ``Who is the spouse of the director of``), a small bonus for the chunk's
+    rank and the evidence chain of :mod:`graphrag.answer.chain`: the best sentence holding an
+    entity of the expected answer type (``who`` -> a person, ``when`` -> a date, ...) on the
+    chain from the question's entities through a bridge entity is quoted, after the sentence
+    that links the question's entity to that bridge, then the best sentence of each other
+    chunk; ``max_sentences`` (3) at most, each verbatim and followed by a citation marker
+    ``[n]``. A comparison (``A or B``) quotes the best sentence naming each option. The typed
+    entity is the answer's ``short_answer``. Without a spaCy model the sentences of the first
+    five chunks are scored by cosine to the question (plus the rank bonus), the best
+    ``max_sentences`` are quoted (one per chunk first) and there is no short answer.
 
     When those chunks do not match the question (see :mod:`graphrag.answer.relevance`: the
     best sentence cosine and the share of question words found, below ``min_relevance``), the
     answer abstains as it does when nothing was retrieved: the text is
     :data:`NO_PASSAGES_TEXT`, there is no citation, and a note (starting with
     :data:`ABSTAIN_PREFIX`) gives the relevance figures. The kind stays extractive and the
-    context is kept, so the caller still sees what was retrieved.
+    context is kept, so the caller still sees what was retrieved. The relevance is always
+    measured on the first five chunks. The context's notes (a dense fallback, say) are
+    carried into the answer's notes.
 
     Args:
         embedder: Embeds the question and the candidate sentences.
         max_sentences: Sentences quoted.
         min_relevance: The relevance floor (``answer.min_relevance``); 0 never abstains.
+        spacy_model: The spaCy pipeline of the evidence chain (``extraction.spacy_model``,
+            loaded once per process on the first answer); ``None`` quotes by similarity only.
 
     Example:
         ```python
@@ -171,6 +192,7 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         *,
         min_relevance: float = DEFAULT_MIN_RELEVANCE,
+        spacy_model: str | None = DEFAULT_SPACY_MODEL,
     ) -> None:
         if max_sentences < 1:
             msg = f"max_sentences must be at least 1, got {max_sentences}"
@@ -181,6 +203,8 @@ class ExtractiveAnswerer:
         self._embedder = embedder
         self._max_sentences = max_sentences
         self._min_relevance = min_relevance
+        self._parser = None if spacy_model is None else ChunkParser(spacy_model)
+        self._chain_chunks = CHAIN_CHUNKS
 
     @property
     def min_relevance(self) -> float:
@@ -216,24 +240,27 @@ class ExtractiveAnswerer:
 
         Raises:
             EmbeddingError: If the embedder fails.
+            ExtractionError: If the spaCy model cannot be loaded.
         """
         read = context.chunks[:_CHUNKS_READ]
         candidates = self._candidates(read)
         if not candidates:
             answer = self._answer(question, context, NO_PASSAGES_TEXT, [], note=NO_PASSAGES_NOTE)
             return answer, None
-        sims = await self._similarities(question, candidates)
+        extra: list[_Candidate] = []
+        if self._parser is not None:  # the chain reads further; relevance stays on `read`
+            extra = self._candidates(context.chunks[: self._chain_chunks], skip=candidates)
+        sims, vectors = await self._similarities(question, candidates + extra)
+        own = sims[: len(candidates)]
         relevance = Relevance(
-            similarity=best_similarity(sims, [len(c.sentence.text.split()) for c in candidates]),
+            similarity=best_similarity(own, [len(c.sentence.text.split()) for c in candidates]),
             overlap=word_overlap(question, (c.text for c in read)),
         )
         if self._min_relevance > 0 and relevance.score < self._min_relevance:
             logger.debug("abstaining on %r: %s", question, relevance.describe())
             note = abstention_note(relevance, self._min_relevance)
             return self._answer(question, context, NO_PASSAGES_TEXT, [], note=note), relevance
-        n = max(len(read), 1)
-        scores = [s + _RANK_BONUS * (n - c.rank) / n for s, c in zip(sims, candidates, strict=True)]
-        chosen = self._select(candidates, scores)
+        chosen, short = await self._choose(question, context, candidates + extra, sims, vectors)
         citations = [
             Citation(
                 marker=i,
@@ -246,18 +273,97 @@ class ExtractiveAnswerer:
             for i, c in enumerate(chosen, start=1)
         ]
         text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
-        return self._answer(question, context, text, citations), relevance
+        answer = self._answer(question, context, text, citations)
+        answer.short_answer = short
+        return answer, relevance
 
-    async def _similarities(self, question: str, candidates: list[_Candidate]) -> list[float]:
-        """Cosine of each candidate sentence to the question (unit vectors: a dot product)."""
+    async def _choose(
+        self,
+        question: str,
+        context: RetrievedContext,
+        candidates: list[_Candidate],
+        sims: list[float],
+        vectors: np.ndarray,
+    ) -> tuple[list[_Candidate], str | None]:
+        """The sentences to quote, best first, and the short answer (``None``: none)."""
+        n = max(len({c.chunk.id for c in candidates}), 1)
+        bonus = [_RANK_BONUS * (n - c.rank) / n for c in candidates]
+        if self._parser is None:
+            scores = [s + b for s, b in zip(sims, bonus, strict=True)]
+            return self._select(candidates, scores), None
+        parser = self._parser
+        facts = await asyncio.to_thread(self._facts, parser, question, context)
+        relation = sims  # what the question asks about its entities, without their names
+        rest = facts.relation_text(question)
+        if rest:
+            rest_vec = await self._embedder.embed([rest], kind="query")
+            relation = [float(x) for x in vectors @ np.asarray(rest_vec[0], dtype=np.float64)]
+        scores = [r + b for r, b in zip(relation, bonus, strict=True)]
+        plan = await asyncio.to_thread(self._plan, parser, facts, candidates, scores)
+        return [candidates[i] for i in plan.chosen], plan.short_answer
+
+    def _facts(
+        self, parser: ChunkParser, question: str, context: RetrievedContext
+    ) -> QuestionFacts:
+        answer_type, mentions = parser.question(question)
+        return QuestionFacts.build(
+            question,
+            answer_type,
+            mentions,
+            context_entities=((e.name, e.type) for e in context.entities),
+            paths=context.paths,
+            titles=(c.title for c in context.chunks[: self._chain_chunks]),
+        )
+
+    def _plan(
+        self,
+        parser: ChunkParser,
+        facts: QuestionFacts,
+        candidates: list[_Candidate],
+        scores: list[float],
+    ) -> EvidencePlan:
+        """Parse the chunks read, then plan the chain (blocking: spaCy)."""
+        texts = list(dict.fromkeys(c.chunk.text for c in candidates))
+        titles = list(dict.fromkeys(clean_title(c.chunk.title) for c in candidates))
+        found = parser.mentions(texts + titles)
+        by_text = dict(zip(texts, found[: len(texts)], strict=True))
+        by_title = dict(zip(titles, found[len(texts) :], strict=True))
+        sentences = []
+        for c in candidates:
+            sentence = c.sentence
+            mentions = [
+                m for m in by_text[c.chunk.text] if sentence.start <= m.start < sentence.end
+            ]
+            topic = topic_mention(
+                sentence.text,
+                sentence.start,
+                c.chunk.title,
+                [*by_text[c.chunk.text], *by_title[clean_title(c.chunk.title)]],
+            )
+            sentences.append(
+                ChainSentence(
+                    text=sentence.text,
+                    rank=c.rank,
+                    title=c.chunk.title,
+                    mentions=tuple([topic] if topic else []) + tuple(mentions),
+                )
+            )
+        return plan_evidence(facts, sentences, scores, self._max_sentences)
+
+    async def _similarities(
+        self, question: str, candidates: list[_Candidate]
+    ) -> tuple[list[float], np.ndarray]:
+        """The cosine of each sentence to the question, and the sentence vectors.
+
+        Unit vectors: the cosine is a dot product.
+        """
         question_vec = await self._embedder.embed([question], kind="query")
         sentence_vecs = await self._embedder.embed(
             [c.sentence.text for c in candidates], kind="passage"
         )
-        sims = np.asarray(sentence_vecs, dtype=np.float64) @ np.asarray(
-            question_vec[0], dtype=np.float64
-        )
-        return [float(s) for s in sims]
+        vectors = np.asarray(sentence_vecs, dtype=np.float64)
+        sims = vectors @ np.asarray(question_vec[0], dtype=np.float64)
+        return [float(s) for s in sims], vectors
 
     def _answer(
         self,
@@ -274,17 +380,25 @@ class ExtractiveAnswerer:
             kind=AnswerKind.EXTRACTIVE,
             mode=context.mode,
             citations=citations,
-            notes=[EXTRACTIVE_NOTE] if note is None else [EXTRACTIVE_NOTE, note],
+            notes=[EXTRACTIVE_NOTE, *context.notes, *([] if note is None else [note])],
             context=context,
         )
 
     @staticmethod
-    def _candidates(chunks: list[ScoredChunk]) -> list[_Candidate]:
-        """Split chunks into sentences, skipping very short ones and repeats (overlaps)."""
-        seen: set[str] = set()
+    def _candidates(
+        chunks: list[ScoredChunk], *, skip: list[_Candidate] | None = None
+    ) -> list[_Candidate]:
+        """Split chunks into sentences, skipping very short ones and repeats (overlaps).
+
+        With ``skip``: the sentences of chunks not in ``skip`` that are not repeats of its.
+        """
+        seen = {" ".join(c.sentence.text.split()).casefold() for c in skip or []}
+        done = {c.chunk.id for c in skip or []}
         out: list[_Candidate] = []
         fallback: list[_Candidate] = []
         for rank, chunk in enumerate(chunks):
+            if chunk.id in done:
+                continue
             for sentence in split_sentences(chunk.text):
                 key = " ".join(sentence.text.split()).casefold()
                 if key in seen:
@@ -292,7 +406,7 @@ class ExtractiveAnswerer:
                 seen.add(key)
                 target = out if len(sentence.text.split()) >= _MIN_WORDS else fallback
                 target.append(_Candidate(rank, chunk, sentence))
-        return out or fallback
+        return out if skip is not None else out or fallback
 
     def _select(self, candidates: list[_Candidate], scores: list[float]) -> list[_Candidate]:
         """Best sentences, one per chunk first, then the next best; best first."""

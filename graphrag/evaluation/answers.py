@@ -10,11 +10,19 @@ A generated answer is a sentence with citation markers (``Stanley Hall founded i
 prediction) before scoring, so EM rewards an answer that is exactly the gold entity and F1
 gives partial credit to a sentence that contains it.
 
+*Containment* (:func:`contains_answer`) asks a weaker question that also fits a quoted,
+extractive answer: does the normalised gold answer (or an alias) occur in the normalised text
+as a whole-token run? ``"Hall led the APA [1]."`` contains ``"the APA"`` (``apa``) but not
+``"Hal"``. :func:`score_containment` averages it per mode over the answers and over the top
+retrieved chunks (what a perfect reader of those chunks could reach), and scores the
+extractive answerer's short answer span with EM and F1.
+
 Example:
     ```python
     exact_match("The G. Stanley Hall!", "g stanley hall")  # 1.0
     f1_score("Stanley Hall, the psychologist", "G. Stanley Hall")  # 0.667 (2 of 3 tokens)
     best_scores("Stanley Hall", ["G. Stanley Hall", "Stanley Hall"])  # (1.0, 1.0)
+    contains_answer("Hall led the APA [1].", ["the APA"])  # True
     ```
 """
 
@@ -30,12 +38,15 @@ from graphrag.errors import InvalidArgumentError
 
 __all__ = [
     "AnswerScores",
+    "ContainmentScores",
     "answer_span",
     "best_scores",
+    "contains_answer",
     "exact_match",
     "f1_score",
     "normalize_answer",
     "score_answers",
+    "score_containment",
 ]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -109,6 +120,119 @@ def answer_span(text: str) -> str:
     if plain.casefold().startswith(_NOT_SUPPORTED):
         return ""
     return plain
+
+
+def contains_answer(text: str, golds: Iterable[str]) -> bool:
+    """Whether the normalised gold answer or an alias is a whole-token run of the text.
+
+    Citation markers are removed first (``[1]`` would otherwise read as the token ``1``).
+
+    Args:
+        text: An answer (or a chunk's text).
+        golds: The gold answer and its aliases (those empty after normalisation are skipped).
+
+    Returns:
+        ``True`` when some gold's normalised tokens occur contiguously in the text's.
+
+    Example:
+        >>> contains_answer("Founded by G. Stanley Hall [2].", ["Stanley Hall"])
+        True
+        >>> contains_answer("Hallam was there.", ["Hall"])
+        False
+    """
+    tokens = normalize_answer(_MARKERS.sub(" ", text)).split()
+    for gold in golds:
+        wanted = normalize_answer(gold).split()
+        if wanted and _has_run(tokens, wanted):
+            return True
+    return False
+
+
+def _has_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
+    width = len(run)
+    first = run[0]
+    return any(
+        tokens[i] == first and list(tokens[i : i + width]) == list(run)
+        for i in range(len(tokens) - width + 1)
+    )
+
+
+@dataclass
+class ContainmentScores:
+    """Answer containment of one retrieval mode (no LLM needed).
+
+    Attributes:
+        questions: Questions with a gold answer that were answered (the denominator).
+        answer: Share of answers whose text contains the gold answer or an alias (0-1).
+        top_chunks: Share of questions with the gold in one of the top retrieved chunks.
+        span_em: Mean exact match of the answer's short answer span (none counts 0).
+        span_f1: Mean token F1 of the short answer span (none counts 0).
+        spans: Answers that had a short answer span.
+        generated: Share of the LLM's answers containing the gold (``None``: no LLM
+            answers); over the questions the LLM answered.
+    """
+
+    questions: int
+    answer: float
+    top_chunks: float
+    span_em: float = 0.0
+    span_f1: float = 0.0
+    spans: int = 0
+    generated: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready summary (fractions)."""
+        data: dict[str, object] = {
+            "questions": self.questions,
+            "answer_contains_gold": self.answer,
+            "top5_contains_gold": self.top_chunks,
+            "span_EM": self.span_em,
+            "span_F1": self.span_f1,
+            "spans": self.spans,
+        }
+        if self.generated is not None:
+            data["llm_answer_contains_gold"] = self.generated
+        return data
+
+
+def score_containment(
+    answers: Sequence[bool],
+    top_chunks: Sequence[bool],
+    spans: Sequence[str | None],
+    golds: Sequence[Sequence[str]],
+) -> ContainmentScores:
+    """Average per-question containment judgements and score the short answer spans.
+
+    Args:
+        answers: Whether each question's answer contains its gold (:func:`contains_answer`).
+        top_chunks: Whether one of its top retrieved chunks does.
+        spans: Each answer's short answer span (``None``: it had none).
+        golds: The gold answer and aliases of each question, same order.
+
+    Returns:
+        The scores (zero for an empty question list).
+
+    Raises:
+        InvalidArgumentError: If the sequences differ in length.
+    """
+    n = len(golds)
+    if not len(answers) == len(top_chunks) == len(spans) == n:
+        msg = (
+            f"{len(answers)} answer and {len(top_chunks)} chunk judgements and {len(spans)} "
+            f"spans for {n} gold answers; pass one of each per question"
+        )
+        raise InvalidArgumentError(msg)
+    if not n:
+        return ContainmentScores(questions=0, answer=0.0, top_chunks=0.0)
+    pairs = [best_scores(s, g) if s else (0.0, 0.0) for s, g in zip(spans, golds, strict=True)]
+    return ContainmentScores(
+        questions=n,
+        answer=sum(answers) / n,
+        top_chunks=sum(top_chunks) / n,
+        span_em=sum(em for em, _ in pairs) / n,
+        span_f1=sum(f1 for _, f1 in pairs) / n,
+        spans=sum(1 for s in spans if s),
+    )
 
 
 @dataclass

@@ -192,7 +192,8 @@ def mentions_from_doc(doc: Doc, drop_types: Collection[str]) -> list[RawMention]
     Used for questions, whose entities seed retrieval.
 
     Args:
-        doc: A doc processed by the full pipeline.
+        doc: A doc with entities, tags and sentence boundaries (questions skip the parser
+            and mark one sentence).
         drop_types: NER labels to ignore (numeric and date types by default).
 
     Returns:

@@ -4,6 +4,10 @@ A file that cannot be loaded is recorded and skipped; the other files go on. Doc
 handed to :class:`~graphrag.build.GraphBuilder` in batches of ``batch_size``; the builder
 skips unchanged documents (same content hash) unless ``force`` is set, so a rerun after a
 crash or an edit only does the missing work.
+
+On glibc the job keeps the process small: it has the allocator return freed memory at once
+and calls ``malloc_trim`` after each batch, before the next batch forks its spaCy workers
+(see :mod:`graphrag.native_memory`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from graphrag.ids import document_id
 from graphrag.ingest.discover import discover
 from graphrag.ingest.loaders import load_file
 from graphrag.models import Document
+from graphrag.native_memory import release_free_memory, trim_on_free
 from graphrag.ports import GraphStore
 from graphrag.runtime import Components
 
@@ -142,6 +147,7 @@ async def run_ingest(
         msg = f"batch size must be at least 1 (got {batch_size})"
         raise InvalidArgumentError(msg)
     start = time.perf_counter()
+    trim_on_free()
     follow = components.settings.ingest.follow_external_links
     paths, errors = await asyncio.to_thread(
         discover_inputs, inputs, recursive=recursive, follow_external_links=follow
@@ -242,6 +248,7 @@ async def ingest_documents(
         The merged builder report.
     """
     summary = IngestSummary(documents=len(documents))
+    trim_on_free()
     done = 0
     for start in range(0, len(documents), batch_size):
         batch = list(documents[start : start + batch_size])
@@ -259,6 +266,8 @@ async def _ingest_batch(
     done: int,
 ) -> int:
     report = await components.builder.ingest(batch, force=force)
+    # the batch is written: give freed memory back before the next batch forks its workers
+    await asyncio.to_thread(release_free_memory)
     summary.report = summary.report.merge(report)
     logger.info(
         "batch of %d: %d written, %d unchanged, %d failed in %.1fs",

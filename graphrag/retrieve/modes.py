@@ -27,7 +27,14 @@ import logging
 
 from graphrag.config import HybridFusion, RetrievalSettings
 from graphrag.errors import InvalidQueryError
-from graphrag.models import CandidateRequest, Candidates, Hit, RetrievalMode, RetrievedContext
+from graphrag.models import (
+    CandidateRequest,
+    Candidates,
+    Hit,
+    RetrievalMode,
+    RetrievedContext,
+    Vector,
+)
 from graphrag.ports import Embedder, GraphStore
 from graphrag.retrieve.base import (
     DocumentCache,
@@ -45,6 +52,7 @@ from graphrag.retrieve.question import QuestionAnalyzer, validate_question
 from graphrag.retrieve.seeds import QuestionSeeds, analyze_question
 
 __all__ = [
+    "DENSE_FALLBACK_NOTE",
     "ModeRetriever",
     "RetrievalService",
     "fuse_candidates",
@@ -52,6 +60,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+DENSE_FALLBACK_NOTE = "these passages come from dense (embedding) search instead"
+"""In the note of a context whose mode had nothing to go on (see ``_dense_fallback``)."""
 
 
 def parse_mode(mode: RetrievalMode | str) -> RetrievalMode:
@@ -206,7 +217,10 @@ class RetrievalService:
             return await self._global.rank(question, timer)
         if mode is RetrievalMode.BM25:
             with timer.stage("store"):
-                return Ranking(hits=await self._store.keyword_search(question, top_k))
+                hits = await self._store.keyword_search(question, top_k)
+            if not hits:
+                return await self._dense_fallback(question, mode, top_k, timer)
+            return Ranking(hits=hits)
         if mode is RetrievalMode.NAIVE:
             with timer.stage("embed"):
                 vector = (await self._embedder.embed([question], kind="query"))[0]
@@ -219,13 +233,53 @@ class RetrievalService:
             analyzer=self._analyzer,
             timer=timer,
             link_threshold=self._settings.link_threshold,
+            residual=mode is RetrievalMode.PPR and self._settings.ppr_rerank_temperature > 0,
         )
+        if self._analyzer is not None and not seeds.linked:
+            return await self._dense_fallback(question, mode, top_k, timer, seeds.vector)
         if mode is RetrievalMode.PPR:
             return await rank_ppr(
                 seeds, store=self._store, settings=self._settings, top_k=top_k, timer=timer
             )
         hybrid = mode is RetrievalMode.HYBRID
         return await self._rank_graph(question, seeds, hybrid=hybrid, top_k=top_k, timer=timer)
+
+    async def _dense_fallback(
+        self,
+        question: str,
+        mode: RetrievalMode,
+        top_k: int,
+        timer: StageTimer,
+        vector: Vector | None = None,
+    ) -> Ranking:
+        """Dense search, with a note, for a mode that has nothing to go on (bad input).
+
+        A question of only stop words or punctuation, in another script, or naming no entity
+        of the graph gives ``bm25`` no keyword hit and ``local``, ``hybrid`` and ``ppr`` no
+        linked question entity (without an analyzer those modes seed from embeddings, as
+        documented, and do not fall back). The caller still gets the dense ranking (never an
+        empty context while the store has chunks) and a note saying why.
+
+        Args:
+            question: The validated question.
+            mode: The mode that had nothing to go on.
+            top_k: Chunks to return.
+            timer: Receives the ``embed`` and ``store`` stages.
+            vector: The question's query vector, if already embedded.
+        """
+        if vector is None:
+            with timer.stage("embed"):
+                vector = (await self._embedder.embed([question], kind="query"))[0]
+        with timer.stage("store"):
+            hits = await self._store.vector_search("chunks", vector, top_k)
+        reason = (
+            "no keyword of the question matched a passage"
+            if mode is RetrievalMode.BM25
+            else "no entity of the question was found in the graph"
+        )
+        note = f"The {mode.value} mode had nothing to go on ({reason}): {DENSE_FALLBACK_NOTE}."
+        logger.debug("%s: dense fallback for %r (%s)", mode.value, question, reason)
+        return Ranking(hits=hits, notes=[note])
 
     async def _rank_graph(
         self, question: str, seeds: QuestionSeeds, *, hybrid: bool, top_k: int, timer: StageTimer
@@ -256,7 +310,7 @@ class RetrievalService:
                 )
             )
             with timer.stage("store"):
-                rows = await self._store.get_entities(ids)
+                rows = await self._store.get_entities(ids, provenance=False)
             ranking.entities, names = entity_context(expanded, rows)
             ranking.paths = path_names(found.expansion.paths, names)
         return ranking

@@ -25,6 +25,7 @@ __all__ = [
     "build_reset",
     "entity_paths",
     "personalized_pagerank",
+    "relevance_factor",
     "softmax",
 ]
 
@@ -141,6 +142,35 @@ def softmax(scores: Sequence[float], temperature: float) -> np.ndarray:
     z = (x - x.max()) / temperature
     e = np.exp(z)
     result: np.ndarray = e / e.sum()
+    return result
+
+
+def relevance_factor(graph: PPRGraph, hits: Sequence[Hit], temperature: float) -> np.ndarray:
+    """Return ``exp((cosine - best) / temperature)`` for each chunk node of ``graph``.
+
+    Args:
+        graph: The graph.
+        hits: Chunks with their cosine to a query, e.g. a vector search (ids not in the graph
+            are ignored); chunks missing from ``hits`` count the lowest cosine given.
+        temperature: Above 0; smaller separates the chunks more.
+
+    Returns:
+        One factor in ``(0, 1]`` per chunk node (all ones when ``hits`` is empty).
+
+    Example:
+        >>> graph = build_graph(["a", "b", "c"], Subgraph(chunk_entity=[], entity_entity=[]))
+        >>> relevance_factor(graph, [Hit(id="a", score=0.5), Hit(id="b", score=0.4)], 0.1)
+        array([1.        , 0.36787944, 0.36787944])
+    """
+    if not hits:
+        return np.ones(graph.n_chunks, dtype=np.float64)
+    scores = [h.score for h in hits]
+    cosine = np.full(graph.n_chunks, min(scores), dtype=np.float64)
+    for hit in hits:
+        i = graph.index.get(hit.id)
+        if i is not None and i < graph.n_chunks:
+            cosine[i] = max(cosine[i], hit.score)
+    result: np.ndarray = np.exp((cosine - max(scores)) / temperature)
     return result
 
 

@@ -12,8 +12,13 @@ Recipe (the ``retrieval.ppr_*`` defaults were tuned on the dev sets, see docs/ev
    ``+ (1 - ppr_dense_weight) * normalised seeds`` (all dense if there are no seeds);
 5. power iteration with ``ppr_damping`` (probability of following an edge), at most
    ``ppr_max_iterations`` steps;
-6. chunks ranked by PageRank mass; the ``ppr_context_entities`` entities with the most mass
-   give the context.
+6. chunks ranked by PageRank mass times a relevance factor ``exp((r - best) /
+   ppr_rerank_temperature)``, ``r`` the better of the chunk's cosine with the question (the
+   dense candidates) and with the question's rest, the question without its entity names
+   (``ppr_rerank_candidates`` chunks of a second vector search): the walk finds the chunks
+   around the question's entities and first-hop passages, the factor picks among them those
+   that answer what is asked about the entities (the second hop), not only mention them;
+7. the ``ppr_context_entities`` entities with the most mass give the context.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from graphrag.retrieve.ppr import (
     build_reset,
     entity_paths,
     personalized_pagerank,
+    relevance_factor,
     softmax,
 )
 from graphrag.retrieve.seeds import QuestionSeeds
@@ -86,6 +92,11 @@ async def rank_ppr(
     """
     with timer.stage("store"):
         dense = await store.vector_search("chunks", seeds.vector, settings.ppr_dense_candidates)
+        rest: list[Hit] = []
+        if seeds.residual is not None and settings.ppr_rerank_temperature > 0:
+            rest = await store.vector_search(
+                "chunks", seeds.residual, settings.ppr_rerank_candidates
+            )
         expand = expansion_candidates(dense, settings.ppr_temperature, settings.ppr_expand_mass)
         # by default the walk follows mention edges only (relation edges measured worse on
         # both dev sets), so relations are not even read
@@ -99,7 +110,8 @@ async def rank_ppr(
         weights = seed_weights(seeds.seed_scores(), subgraph.entity_chunk_counts)
         # the walk is CPU work: off the event loop (a server keeps answering meanwhile)
         graph, mass, iterations = await asyncio.to_thread(_walk, dense, subgraph, weights, settings)
-        hits = _top(graph, mass, range(graph.n_chunks), top_k)
+        scores = _rerank(graph, mass, dense, rest, settings.ppr_rerank_temperature)
+        hits = _top(graph, scores, range(graph.n_chunks), top_k)
         entities = range(graph.n_chunks, graph.size)
         top_entities = _top(graph, mass, entities, settings.ppr_context_entities)
     logger.debug("ppr: %d nodes, %d seeds, %d iterations", graph.size, len(weights), iterations)
@@ -155,6 +167,24 @@ def _walk(
     return graph, mass, iterations
 
 
+def _rerank(
+    graph: PPRGraph,
+    mass: np.ndarray,
+    dense: Sequence[Hit],
+    rest: Sequence[Hit],
+    temperature: float,
+) -> np.ndarray:
+    """Chunk mass times the better relevance factor of the question and its rest (step 6)."""
+    if temperature <= 0 or not (dense or rest):
+        return mass
+    factor = relevance_factor(graph, dense, temperature)
+    if rest:
+        factor = np.maximum(factor, relevance_factor(graph, rest, temperature))
+    scores = mass.copy()
+    scores[: graph.n_chunks] *= factor
+    return scores
+
+
 def _top(graph: PPRGraph, mass: np.ndarray, indexes: range, k: int) -> list[Hit]:
     """Return the ``k`` nodes of ``indexes`` with the most mass (positive mass only)."""
     if len(indexes) == 0 or k <= 0:
@@ -188,7 +218,8 @@ async def _add_context(
     linked = [*top_entities, *(Hit(id=i, score=0.0) for i in seed_ids if i not in set(top_ids))]
     with timer.stage("store"):
         rows, relations = await asyncio.gather(
-            store.get_entities([h.id for h in linked]), _relations(store, linked, settings)
+            store.get_entities([h.id for h in linked], provenance=False),
+            _relations(store, linked, settings),
         )
     with timer.stage("rank"):
         edges = [(r.source_id, r.target_id, r.weight) for r in relations]

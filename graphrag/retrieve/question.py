@@ -49,6 +49,20 @@ def validate_question(question: str, max_chars: int) -> str:
     return text
 
 
+_SKIPPED_PIPES = ("parser", "lemmatizer")
+"""Pipes a question does not need: surfaces come from NER and the tagger's proper nouns.
+
+Skipping them leaves the entities and tags unchanged (neither feeds NER or the tagger) and
+saves about half of spaCy's time per question; the question is then one sentence.
+"""
+
+
+def _one_sentence(doc: Doc) -> None:
+    """Mark ``doc`` as a single sentence (its sentence boundaries come from the parser)."""
+    for token in doc:
+        token.is_sent_start = token.i == 0
+
+
 class QuestionAnalyzer:
     """Finds the entity surfaces of a question with the same spaCy pipeline as extraction.
 
@@ -96,8 +110,11 @@ class QuestionAnalyzer:
         if not question.strip():
             return []
         nlp = self._pipeline()
+        skipped = [name for name in _SKIPPED_PIPES if name in nlp.pipe_names]
         with self._call_lock:
-            doc = nlp(question)
+            doc = nlp(question, disable=skipped)
+        if skipped and len(doc):
+            _one_sentence(doc)
         found: list[tuple[int, str]] = []
         found += self._mentions(doc)
         found += [(m.start(), next(g for g in m.groups() if g)) for m in _QUOTED.finditer(question)]

@@ -53,6 +53,7 @@ class QuestionSeeds:
     vector: Vector
     surfaces: list[str] = field(default_factory=list)
     linked: list[LinkedEntity] = field(default_factory=list)
+    residual: Vector | None = None
 
     @property
     def entity_ids(self) -> list[str]:
@@ -76,6 +77,7 @@ async def analyze_question(
     timer: StageTimer,
     link_threshold: float = _DEFAULT_LINK_THRESHOLD,
     exact_only: bool = False,
+    residual: bool = False,
 ) -> QuestionSeeds:
     """Embed the question and link its entity surfaces to graph entities.
 
@@ -88,6 +90,8 @@ async def analyze_question(
         link_threshold: Minimum cosine for an embedding link (``retrieval.link_threshold``).
         exact_only: Link by exact name or alias only: unmatched surfaces are neither
             embedded nor searched (the ``global`` mode).
+        residual: Also embed the question without its entity surfaces (what it asks about
+            them), in the same batch, when it has surfaces.
 
     Returns:
         The question vector and its linked entities.
@@ -102,8 +106,11 @@ async def analyze_question(
         with timer.stage("store"):
             exact = await store.find_entities(sorted(set(keys.values())))
     unmatched = [] if exact_only else [s for s in surfaces if not exact.get(keys[s])]
+    rest = residual_text(question, surfaces) if residual and surfaces else ""
+    texts = [question, *([rest] if rest else []), *unmatched]
     with timer.stage("embed"):
-        vectors = await embedder.embed([question, *unmatched], kind="query")
+        vectors = await embedder.embed(texts, kind="query")
+    first = 2 if rest else 1
     linked = [
         LinkedEntity(surface=s, entity_id=eid, score=1.0, exact=True)
         for s in surfaces
@@ -111,9 +118,28 @@ async def analyze_question(
     ]
     if unmatched:
         with timer.stage("store"):
-            linked += await _nearest(store, unmatched, vectors[1:], link_threshold)
+            linked += await _nearest(store, unmatched, vectors[first:], link_threshold)
     logger.debug("question surfaces %s linked to %d entities", surfaces, len(linked))
-    return QuestionSeeds(vector=np.asarray(vectors[0]), surfaces=surfaces, linked=linked)
+    return QuestionSeeds(
+        vector=np.asarray(vectors[0]),
+        surfaces=surfaces,
+        linked=linked,
+        residual=np.asarray(vectors[1]) if rest else None,
+    )
+
+
+def residual_text(question: str, surfaces: Sequence[str]) -> str:
+    """Return ``question`` without its entity surfaces (empty if nothing else is left).
+
+    Example:
+        >>> residual_text("Where was Marie Curie born?", ["Marie Curie"])
+        'Where was born?'
+    """
+    text = question
+    for surface in sorted(surfaces, key=len, reverse=True):
+        text = text.replace(surface, " ")
+    text = " ".join(text.split())
+    return text if any(ch.isalnum() for ch in text) else ""
 
 
 async def _nearest(

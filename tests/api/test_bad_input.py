@@ -621,6 +621,8 @@ BAD_PARAMETERS = [
     ("/v1/documents?status=evil", "reader"),
     ("/v1/jobs?limit=-1", "reader"),
     ("/v1/jobs?offset=abc", "reader"),
+    ("/v1/jobs?offset=9223372036854775808", "reader"),  # beyond SQLite's integers (was a 500)
+    ("/v1/documents?offset=9223372036854775808", "reader"),
     ("/v1/jobs?status=evil", "reader"),
     ("/v1/entities", "reader"),
     ("/v1/entities?q=", "reader"),

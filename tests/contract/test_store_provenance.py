@@ -64,6 +64,27 @@ async def test_hub_entity_provenance_is_exact(hubs: Any) -> None:
     assert hub.mention_count == len(ALL_CHUNKS)
 
 
+async def test_entities_without_provenance_are_the_same_rows_without_chunks(hubs: Any) -> None:
+    """``provenance=False`` (retrieval contexts): names and types only, hub or not, in order."""
+    ids = [eid(PEER), "e_unknown", eid(HUB)]
+    full = await hubs.get_entities(ids)
+    bare = await hubs.get_entities(ids, provenance=False)
+
+    assert [e.id for e in bare] == [e.id for e in full] == [eid(PEER), eid(HUB)]
+    for with_chunks, without in zip(full, bare, strict=True):
+        assert (without.name, without.type, without.aliases, without.rank) == (
+            with_chunks.name,
+            with_chunks.type,
+            with_chunks.aliases,
+            with_chunks.rank,
+        )
+        assert without.source_chunk_ids == []
+        assert without.mention_count == 0
+        assert without.embedding is None
+    assert full[1].mention_count == len(ALL_CHUNKS)
+    assert await hubs.get_entities([], provenance=False) == []
+
+
 async def test_hub_relation_evidence_is_exact(hubs: Any) -> None:
     relation = await _relation(hubs)
 

@@ -320,7 +320,16 @@ def test_eval_on_a_ten_question_slice(runner: CliRunner, tmp_path: Path) -> None
     # Dense retrieval over 10 questions' own passages must find most gold passages.
     assert by_mode["naive"]["recall"]["R@5"] >= 0.5
     table = (out / "results.md").read_text()
-    assert "| mode | R@2 | R@5 | R@10 | AG@5 | AG@8 | p50 ms | p95 ms |" in table
+    header = (
+        "| mode | R@2 | R@5 | R@10 | AG@5 | AG@8 | ans⊇gold | top5⊇gold | span EM | span F1 "
+        "| p50 ms | p95 ms |"
+    )
+    assert header in table  # recall, the answer-containment columns (issue 11), latency
+    for mode in MODES:
+        containment = by_mode[mode]["containment"]
+        assert containment["questions"] == 10, mode
+        assert 0.0 <= containment["answer_contains_gold"] <= 1.0, mode
+        assert 0.0 <= containment["top5_contains_gold"] <= 1.0, mode
     assert (out / "recall.png").read_bytes().startswith(b"\x89PNG")
 
     reused = invoke(runner, *args, "--modes", "bm25")

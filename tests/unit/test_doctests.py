@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 DOCTESTED = [
     "api.views",
+    "graphrag.evaluation.answers",
     "graphrag.extract.types",
     "graphrag.ids",
     "graphrag.ingest.chunking",
@@ -30,6 +31,8 @@ DOCTESTED = [
     "graphrag.llm.scripted",
     "graphrag.resolution.keys",
     "graphrag.retrieve.fusion",
+    "graphrag.retrieve.ppr",
+    "graphrag.retrieve.seeds",
     "graphrag.stores.arango.generations",
     "graphrag.stores.arango.mapping",
     "graphrag.stores.embedded.index",

@@ -243,9 +243,15 @@ class Queries:
         """Chunks by key (unknown keys skipped, any order)."""
         return self.rows(db, "get_chunks", {"keys": list(keys)})
 
-    def get_entities(self, db: Database, keys: Sequence[str]) -> list[Doc]:
-        """Entities by key (unknown keys skipped, any order)."""
-        return self.rows(db, "get_entities", {"keys": list(keys)})
+    def get_entities(
+        self, db: Database, keys: Sequence[str], *, provenance: bool = True
+    ) -> list[Doc]:
+        """Entities by key (unknown keys skipped, any order).
+
+        Without provenance and embeddings (``get_entities_bare``) when ``provenance`` is false.
+        """
+        name = "get_entities" if provenance else "get_entities_bare"
+        return self.rows(db, name, {"keys": list(keys)})
 
     def find_entities(self, db: Database, names: Sequence[str]) -> list[Doc]:
         """``{name, ids}`` for each normalised name that matches entities."""

@@ -127,15 +127,24 @@ class ArangoReads:
         )
         return m.in_order(list(ids), {r["_key"]: m.doc_to_chunk(r) for r in rows})
 
-    async def get_entities(self, ids: Sequence[str]) -> list[Entity]:
-        """Return entities by id with provenance and embeddings (unknown skipped), in order."""
+    async def get_entities(self, ids: Sequence[str], *, provenance: bool = True) -> list[Entity]:
+        """Return entities by id (unknown skipped), in order.
+
+        With provenance and embeddings by default; ``provenance=False`` reads neither
+        (``get_entities_bare.aql``: no scan of a hub entity's mentions edges).
+        """
         keys = m.valid_keys(ids)
         if not keys:
             return []
         rows = await self._conn.run(
-            "reading entities", lambda db: self._queries.get_entities(db, keys), idempotent=True
+            "reading entities",
+            lambda db: self._queries.get_entities(db, keys, provenance=provenance),
+            idempotent=True,
         )
-        return m.in_order(list(ids), {r["_key"]: m.doc_to_entity(r) for r in rows})
+        return m.in_order(
+            list(ids),
+            {r["_key"]: m.doc_to_entity(r, with_provenance=provenance) for r in rows},
+        )
 
     async def find_entities(self, normalized_names: Sequence[str]) -> dict[str, list[str]]:
         """Map each normalised name to the ids of entities with that name or alias.

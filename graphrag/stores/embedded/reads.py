@@ -81,8 +81,14 @@ def _entity_chunks(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, li
     return chunks
 
 
-def get_entities(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Entity]:
-    """Return entities with provenance in the order of ``ids``; unknown ids are skipped."""
+def get_entities(
+    conn: sqlite3.Connection, ids: Sequence[str], provenance: bool = True
+) -> list[Entity]:
+    """Return entities in the order of ``ids``; unknown ids are skipped.
+
+    With ``provenance`` (the default) each entity has its chunks (in chunk order) and its
+    embedding; without, neither (no mention rows are read).
+    """
     unique = list(dict.fromkeys(ids))
     found: dict[str, Entity] = {}
     for batch in batched(unique):
@@ -95,12 +101,13 @@ def get_entities(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Entity]:
                 aliases=rows.json_list(aliases),
                 description=desc,
                 rank=rank,
-                embedding=rows.from_blob(blob),
+                embedding=rows.from_blob(blob) if provenance else None,
             )
-    provenance = _entity_chunks(conn, list(found))
-    for eid, entity in found.items():
-        entity.source_chunk_ids = provenance.get(eid, [])
-        entity.mention_count = len(entity.source_chunk_ids)
+    if provenance:
+        chunks = _entity_chunks(conn, list(found))
+        for eid, entity in found.items():
+            entity.source_chunk_ids = chunks.get(eid, [])
+            entity.mention_count = len(entity.source_chunk_ids)
     return [found[i] for i in ids if i in found]
 
 

@@ -212,9 +212,12 @@ class EmbeddedGraphStore(ResolutionMethods, RecordMethods, AnalysisMethods):
         """Return chunks by id (unknown ids are skipped), in the order given."""
         return await self._run(self._read, reads.get_chunks, list(ids))
 
-    async def get_entities(self, ids: Sequence[str]) -> list[Entity]:
-        """Return entities with provenance and embeddings (unknown skipped), in order."""
-        return await self._run(self._read, reads.get_entities, list(ids))
+    async def get_entities(self, ids: Sequence[str], *, provenance: bool = True) -> list[Entity]:
+        """Return entities (unknown skipped), in order.
+
+        With provenance and embeddings by default; ``provenance=False`` leaves both out.
+        """
+        return await self._run(self._read, reads.get_entities, list(ids), provenance)
 
     async def find_entities(self, normalized_names: Sequence[str]) -> dict[str, list[str]]:
         """Map each normalised name to the ids of entities with that name or alias.

@@ -14,11 +14,13 @@ from graphrag.evaluation import (
     ModeScores,
     answer_span,
     best_scores,
+    contains_answer,
     exact_match,
     f1_score,
     load_dataset,
     normalize_answer,
     score_answers,
+    score_containment,
 )
 from graphrag.evaluation.datasets import EvalDataset, EvalQuestion, Passage
 from graphrag.llm import BudgetExceededError, LLMConfigError
@@ -72,6 +74,54 @@ def test_generated_answers_are_scored_without_markers() -> None:
     assert exact_match(answer_span("Stanley Hall [1]."), "Stanley Hall") == 1.0
 
 
+@pytest.mark.parametrize(
+    ("text", "golds", "inside"),
+    [
+        ("G. Stanley Hall was its first president [2].", ["G. Stanley Hall"], True),
+        ("Hall, who led the APA [1].", ["G. Stanley Hall", "Stanley Hall"], False),
+        ("Hall, who led the APA [1].", ["the APA"], True),  # articles and punctuation go
+        ("Stanley Hall's term", ["Stanley Hall"], False),  # "halls" is another token
+        ("Hallam was there.", ["Hall"], False),  # whole tokens only
+        ("It rose 35 % in 1990 [35].", ["35"], True),
+        ("See the source [35].", ["35"], False),  # a citation marker is not text
+        ("THE   Anglican\nCommunion, mostly", ["the Anglican Communion"], True),
+        ("anything", ["", "  ", "the"], False),  # golds empty after normalisation
+        ("anything", [], False),
+    ],
+)
+def test_containment_is_a_whole_token_run_after_normalisation(
+    text: str, golds: list[str], inside: bool
+) -> None:
+    assert contains_answer(text, golds) is inside
+
+
+def test_score_containment_averages_judgements_and_scores_spans() -> None:
+    scores = score_containment(
+        [True, False, False, True],
+        [True, True, False, True],
+        ["G. Stanley Hall", "Lyon", None, "Paris, France"],
+        [["G. Stanley Hall", "Stanley Hall"], ["Bern"], ["Oslo"], ["Paris"]],
+    )
+    assert (scores.questions, scores.answer, scores.top_chunks) == (4, 0.5, 0.75)
+    assert scores.spans == 3
+    assert scores.span_em == pytest.approx(1 / 4)
+    assert scores.span_f1 == pytest.approx((1.0 + 2 * 0.5 / 1.5) / 4)
+    assert scores.to_dict() == {
+        "questions": 4,
+        "answer_contains_gold": 0.5,
+        "top5_contains_gold": 0.75,
+        "span_EM": scores.span_em,
+        "span_F1": scores.span_f1,
+        "spans": 3,
+    }
+    scores.generated = 0.25
+    assert scores.to_dict()["llm_answer_contains_gold"] == 0.25
+    empty = score_containment([], [], [], [])
+    assert (empty.questions, empty.answer, empty.top_chunks, empty.spans) == (0, 0.0, 0.0, 0)
+    with pytest.raises(InvalidArgumentError, match="one of each per question"):
+        score_containment([True], [True, False], [None], [["x"]])
+
+
 def test_score_answers_averages_and_counts_not_supported() -> None:
     scores = score_answers(
         ["G. Stanley Hall [1].", "The context does not say.", "Lyon [2]"],
@@ -98,6 +148,9 @@ def test_score_answers_averages_and_counts_not_supported() -> None:
 def test_mode_scores_list_answers_only_when_measured() -> None:
     plain = ModeScores(mode="ppr", questions=1, recall={}, all_gold={})
     assert "answers" not in plain.to_dict()
+    assert "containment" not in plain.to_dict()
+    plain.containment = score_containment([True], [True], [None], [["Paris"]])
+    assert plain.to_dict()["containment"]["answer_contains_gold"] == 1.0
     plain.answers = score_answers(["Paris [1]"], [["Paris"]])
     assert plain.to_dict()["answers"] == {
         "questions": 1,
@@ -239,6 +292,12 @@ async def test_eval_scores_the_llm_answers_per_mode(tmp_path: Path, hash_embedde
     assert data["llm_answers"]["answered"] == 4
     assert data["answer_problems"] == []
     assert inner.checks == 1  # the endpoint was checked once, before indexing
+    # the LLM's answers that contain the gold (or an alias), beside the extractive answers'
+    assert naive.containment is not None
+    assert bm25.containment is not None
+    assert (naive.containment.generated, bm25.containment.generated) == (1.0, 0.0)
+    assert (first.llm_contains, run.details["bm25"][0].llm_contains) == (True, False)
+    assert "| ans⊇gold | top5⊇gold | span EM | span F1 | LLM⊇gold | p50 ms |" in table[4]
 
 
 async def test_a_budget_stop_ends_the_answers_not_the_evaluation(
@@ -413,7 +472,66 @@ async def test_without_an_llm_there_are_no_answer_scores(
     assert run.scores[0].answers is None
     assert "answers" not in run.to_dict()["modes"][0]
     assert run.details["naive"][0].prediction is None
-    from pipelines.report import eval_markdown
+    from pipelines.report import containment_table, eval_markdown, eval_table
 
-    assert "| p95 ms |" in eval_markdown(run)
-    assert "EM" not in eval_markdown(run)
+    markdown = eval_markdown(run)
+    assert "| p95 ms |" in markdown
+    # no LLM columns (the containment columns score the extractive answers)
+    assert "| EM |" not in markdown
+    assert "answered" not in markdown
+    assert "LLM⊇gold" not in markdown
+    assert [c.header for c in eval_table(run.scores).columns][-2:] == ["p50 ms", "p95 ms"]
+    table = containment_table(run.scores)
+    assert table is not None
+    assert [c.header for c in table.columns] == [
+        "mode", "ans⊇gold", "top5⊇gold", "span EM", "span F1",
+    ]  # fmt: skip
+
+
+async def test_eval_measures_answer_containment_without_an_llm(
+    tmp_path: Path, hash_embedder: Any
+) -> None:
+    from graphrag.config import load_settings
+    from graphrag.runtime import open_components
+    from pipelines.eval_job import run_eval
+    from pipelines.report import CONTAINMENT_LEGEND, write_eval_report
+
+    async def opener(settings: Any) -> Any:
+        return await open_components(
+            settings,
+            embedder=hash_embedder,
+            extractor=NoExtractor(),
+            analyzer=NoEntities(),  # type: ignore[arg-type]
+        )
+
+    run = await run_eval(
+        tiny_dataset(),
+        settings=load_settings(),
+        opener=opener,
+        out_dir=tmp_path / "eval",
+        modes=[RetrievalMode.NAIVE, RetrievalMode.BM25],
+    )
+    naive = run.scores[0].containment
+    assert naive is not None
+    assert naive.questions == 2  # q3 has no gold answer
+    assert (naive.answer, naive.top_chunks) == (1.0, 1.0)
+    assert naive.generated is None  # no LLM
+    hall, bern, unknown = run.details["naive"]
+    assert hall.answer is not None
+    assert "G. Stanley Hall" in hall.answer
+    assert (hall.answer_contains, hall.top5_contains) == (True, True)
+    # real spaCy: who -> a person, where -> a place
+    assert (hall.short_answer, bern.short_answer) == ("G. Stanley Hall", "Bern")
+    assert (naive.spans, naive.span_em, naive.span_f1) == (2, 1.0, 1.0)
+    assert (unknown.answer_contains, unknown.top5_contains) == (None, None)
+
+    paths = write_eval_report(run)
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert data["modes"][0]["containment"]["answer_contains_gold"] == 1.0
+    assert data["modes"][0]["containment"]["top5_contains_gold"] == 1.0
+    assert data["per_question"]["naive"][0]["short_answer"] == "G. Stanley Hall"
+    lines = paths["markdown"].read_text(encoding="utf-8").splitlines()
+    assert lines[2].endswith(CONTAINMENT_LEGEND)
+    assert "| AG@8 | ans⊇gold | top5⊇gold | span EM | span F1 | p50 ms |" in lines[4]
+    assert lines[6].startswith("| naive |")
+    assert "| 100.0 | 100.0 | 100.0 | 100.0 |" in lines[6]

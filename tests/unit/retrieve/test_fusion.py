@@ -83,6 +83,8 @@ def test_fusion_of_empty_lists_is_empty() -> None:
 
 
 DEFAULTS = RetrievalSettings()
+HALF = RetrievalSettings(local_dense_weight=0.5)
+FORMER = RetrievalSettings(hybrid_dense_weight=0.5, hybrid_bm25_weight=0.2, hybrid_graph_weight=0.3)
 
 
 def candidates() -> Candidates:
@@ -95,10 +97,12 @@ def candidates() -> Candidates:
     )
 
 
-def test_local_scores_half_vector_half_graph() -> None:
+def test_local_scores_weigh_vector_and_graph() -> None:
     found = candidates()
-    fused = {h.id: h.score for h in fuse_candidates(found, hybrid=False, settings=DEFAULTS)}
+    fused = {h.id: h.score for h in fuse_candidates(found, hybrid=False, settings=HALF)}
     assert fused == pytest.approx({"a": 0.5, "b": 0.75, "c": 0.0})  # BM25 is not used
+    fused = {h.id: h.score for h in fuse_candidates(found, hybrid=False, settings=DEFAULTS)}
+    assert fused == pytest.approx({"a": 0.7, "b": 0.35 + 0.3, "c": 0.0})  # 0.7 / 0.3
     dense_only = RetrievalSettings(local_dense_weight=1.0)
     fused = {h.id: h.score for h in fuse_candidates(found, hybrid=False, settings=dense_only)}
     assert fused == pytest.approx({"a": 1.0, "b": 0.5, "c": 0.0})
@@ -106,11 +110,14 @@ def test_local_scores_half_vector_half_graph() -> None:
 
 def test_hybrid_default_is_weighted_minmax_and_rrf_on_request() -> None:
     found = candidates()
-    fused = fuse_candidates(found, hybrid=True, settings=DEFAULTS)
+    fused = fuse_candidates(found, hybrid=True, settings=FORMER)
     scores = {h.id: h.score for h in fused}
     # 0.5 dense + 0.2 bm25 + 0.3 graph over min-max normalised lists
     assert scores == pytest.approx({"a": 0.5, "b": 0.25 + 0.3, "c": 0.2, "d": 0.0})
     assert [h.id for h in fused] == ["b", "a", "c", "d"]
+    fused = fuse_candidates(found, hybrid=True, settings=DEFAULTS)  # 0.6 / 0.25 / 0.15
+    scores = {h.id: h.score for h in fused}
+    assert scores == pytest.approx({"a": 0.6, "b": 0.3 + 0.15, "c": 0.25, "d": 0.0})
     equal = {"hybrid_dense_weight": 1.0, "hybrid_bm25_weight": 1.0, "hybrid_graph_weight": 1.0}
     rrf_settings = RetrievalSettings(hybrid_fusion="rrf", **equal)
     rrf = fuse_candidates(found, hybrid=True, settings=rrf_settings)

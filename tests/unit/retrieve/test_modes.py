@@ -32,7 +32,7 @@ from graphrag.ports import Retriever
 from graphrag.retrieve.base import DocumentCache, StageTimer
 from graphrag.retrieve.modes import RetrievalService, parse_mode
 from graphrag.retrieve.question import QuestionAnalyzer
-from graphrag.retrieve.seeds import analyze_question
+from graphrag.retrieve.seeds import analyze_question, residual_text
 from graphrag.stores.embedded import EmbeddedGraphStore
 
 # title, text, entities (name, type), relations (source, predicate, target)
@@ -201,6 +201,13 @@ async def test_question_entities_link_by_name_else_by_embedding_in_one_call(
     assert {"analyze", "store", "embed"} <= set(timer.timings)
 
 
+def test_residual_text_drops_the_surfaces_longest_first() -> None:
+    question = "Was Marie Curie born in Warsaw, like Marie?"
+    assert residual_text(question, ["Marie", "Marie Curie", "Warsaw"]) == "Was born in , like ?"
+    assert residual_text("Marie Curie?", ["Marie Curie"]) == ""  # nothing but the entity
+    assert residual_text("Who was she?", []) == "Who was she?"
+
+
 # ----------------------------------------------------------------------------- plain modes
 
 
@@ -306,6 +313,31 @@ async def test_ppr_walks_from_the_seed_to_the_bridge_passages(
     assert "bear in" in {r.predicate for r in context.relations}
     scores = [c.score for c in context.chunks]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.slow
+async def test_ppr_rerank_prefers_the_passage_that_answers_the_rest_of_the_question(
+    store: Any, hash_embedder: Any, analyzer: QuestionAnalyzer
+) -> None:
+    def ranked(context: Any) -> list[str]:
+        return [c.title for c in context.chunks if c.score > 0]
+
+    plain = RetrievalService(
+        store, hash_embedder, RetrievalSettings(ppr_rerank_temperature=0.0), analyzer
+    )
+    walk_only = ranked(await plain.retrieve(CHAIN_QUESTION, mode="ppr", top_k=6))
+    assert hash_embedder.calls[-1] == [CHAIN_QUESTION]  # no second text without the rerank
+    service = RetrievalService(store, hash_embedder, RetrievalSettings(), analyzer)
+    context = await service.retrieve(CHAIN_QUESTION, mode="ppr", top_k=6)
+    # the question and its rest (without "Marie Curie") are embedded in one batch
+    rest = "What is the official language of the country where was born?"
+    assert hash_embedder.calls[-1] == [CHAIN_QUESTION, rest]
+    reranked = ranked(context)
+    assert set(reranked) == set(walk_only)  # the same passages, reordered
+    # Pierre Curie only shares the question's entity; Poland answers the rest (the language)
+    assert walk_only.index("Pierre Curie") < walk_only.index("Poland")
+    assert reranked.index("Poland") < reranked.index("Pierre Curie")
+    assert reranked[0] == "Marie Curie"
 
 
 async def test_graph_modes_work_without_an_analyzer(store: Any, hash_embedder: Any) -> None:

@@ -9,6 +9,7 @@ from graphrag.retrieve.ppr import (
     build_reset,
     entity_paths,
     personalized_pagerank,
+    relevance_factor,
     softmax,
 )
 from graphrag.retrieve.ppr_retriever import expansion_candidates, seed_weights
@@ -170,3 +171,16 @@ def test_expansion_candidates_cover_the_softmax_mass() -> None:
     assert expansion_candidates(dense, 10.0, 0.999) == ["c1", "c2", "c3"]  # flat softmax
     assert expansion_candidates(dense[:1], 0.02, 0.5) == ["c1"]
     assert expansion_candidates([], 0.02, 0.999) == []
+
+
+def test_relevance_factor_scales_chunks_by_cosine_with_a_floor() -> None:
+    graph = build_graph(["c_q1", "c_iso"], bridge_subgraph())
+    hits = [Hit(id="c_bridge", score=0.6), Hit(id="c_q1", score=0.4), Hit(id="c_out", score=0.3)]
+    factor = relevance_factor(graph, hits, 0.1)
+    assert factor.shape == (graph.n_chunks,)
+    by_chunk = dict(zip(graph.chunk_ids(), factor.tolist(), strict=True))
+    assert by_chunk["c_bridge"] == pytest.approx(1.0)  # the best cosine
+    assert by_chunk["c_q1"] == pytest.approx(np.exp(-2.0))
+    # chunks the hits do not score count the lowest cosine given (c_out, not in the graph)
+    assert by_chunk["c_p2"] == by_chunk["c_iso"] == pytest.approx(np.exp(-3.0))
+    assert relevance_factor(graph, [], 0.1).tolist() == [1.0] * graph.n_chunks

@@ -66,3 +66,32 @@ def test_analyzer_lazy_load_and_empty_question() -> None:
     assert lazy.entities("   ") == []
     assert lazy._nlp is None  # nothing loaded for an empty question
     assert "Paris" in lazy.entities("How many people live in Paris?")
+
+
+QUESTIONS = [
+    "Who founded the Warsaw Radium Institute, and in which country is it?",
+    "The Lion King was released by which studio? Who directed it?",
+    "When did the director of Jaws win his first Academy Award?",
+    'Which band recorded "Hey Jude" at Trident Studios in London?',
+    "what county is the city of Springfield in",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_skipping_the_parser_finds_the_same_surfaces(
+    analyzer: QuestionAnalyzer, question: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Questions skip the parser and lemmatizer (speed); the surfaces stay what the full
+    pipeline finds, multi-sentence questions included."""
+    from graphrag.retrieve import question as module
+
+    assert set(module._SKIPPED_PIPES) == {"parser", "lemmatizer"}
+    assert {"parser", "lemmatizer"} <= set(analyzer._pipeline().pipe_names)
+    found = analyzer.entities(question)
+    monkeypatch.setattr(module, "_SKIPPED_PIPES", ())
+    whole = analyzer.entities(question)
+
+    assert found == whole
+    assert found  # every one of these questions names something
+    assert "parser" in analyzer._pipeline().pipe_names  # the shared pipeline stays whole

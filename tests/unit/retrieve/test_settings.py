@@ -17,11 +17,12 @@ from tests.unit.retrieve.test_modes import CHAIN_QUESTION, build_graphs, open_st
 
 KNOBS = {
     "link_threshold": 0.6,
-    "local_dense_weight": 0.5,
+    "degree_cap": 10,
+    "local_dense_weight": 0.7,
     "hybrid_fusion": "minmax",
-    "hybrid_dense_weight": 0.5,
-    "hybrid_bm25_weight": 0.2,
-    "hybrid_graph_weight": 0.3,
+    "hybrid_dense_weight": 0.6,
+    "hybrid_bm25_weight": 0.25,
+    "hybrid_graph_weight": 0.15,
     "rrf_k": 60,
     "ppr_damping": 0.5,
     "ppr_temperature": 0.02,
@@ -29,6 +30,8 @@ KNOBS = {
     "ppr_dense_candidates": 50,
     "ppr_expand_mass": 0.999,
     "ppr_relation_weight": 0.0,
+    "ppr_rerank_temperature": 0.15,
+    "ppr_rerank_candidates": 200,
     "ppr_max_iterations": 30,
     "ppr_context_entities": 10,
     "global_communities": 5,
@@ -42,11 +45,11 @@ def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_defaults_are_the_former_constants() -> None:
+def test_defaults() -> None:
     settings = RetrievalSettings()
     assert {name: getattr(settings, name) for name in KNOBS} == KNOBS
-    assert settings.hybrid_weights == (0.5, 0.2, 0.3)
-    assert settings.local_weights == (0.5, 0.5)
+    assert settings.hybrid_weights == (0.6, 0.25, 0.15)
+    assert settings.local_weights == pytest.approx((0.7, 0.3))
 
 
 def test_knobs_come_from_the_environment_and_files(

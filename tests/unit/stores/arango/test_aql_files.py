@@ -145,6 +145,7 @@ def _invocations(q: Queries, db: Any) -> None:
     q.mark_merge_undone(db, "x_1", "2026-01-01T00:00:00+00:00")
     q.get_chunks(db, ["c_1"])
     q.get_entities(db, ["e_1"])
+    q.get_entities(db, ["e_1"], provenance=False)
     q.find_entities(db, ["curie"])
     for target in ("chunks", "entities"):
         q.search_vector(db, target, vec, 5, 16)

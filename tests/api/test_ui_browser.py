@@ -193,8 +193,11 @@ def test_ask_streams_a_cited_answer_and_draws_the_graph_behind_it(writer: Explor
     # citations: one link per citation, to its document and chunk
     links = page.eval_on_selector_all("#citations a.citation-link", "a => a.map(x => x.hash)")
     assert links == [f"#doc/{c['document_id']}/{c['chunk_id']}" for c in expected["citations"]]
-    cited_sources = {Path(c["source"]).name for c in expected["citations"]}
-    assert "brennick_vale.txt" in cited_sources
+    # every citation points into the retrieved context, and the answer quotes the bridge
+    # (which sentences the extractive answerer picks is measured by `graphrag eval`)
+    texts = {c["id"]: c["text"] for c in expected["context"]["chunks"]}
+    assert {c["chunk_id"] for c in expected["citations"]} <= set(texts)
+    assert any("Lantern Bridge" in texts[c["chunk_id"]] for c in expected["citations"])
     # the retrieved chunks with their scores, best first
     rows = page.locator("#chunks tbody tr")
     assert rows.count() == len(expected["context"]["chunks"]) == 10

@@ -29,7 +29,7 @@ from api.metrics import (
     RequestMiddleware,
     metrics_response,
 )
-from api.routers import admin, documents, graph, health, openai_compat, query
+from api.routers import admin, documents, graph, health, openai_compat, query, ui
 from api.security import AuditLog, check_settings, make_limiter
 from api.timeouts import TimeoutMiddleware
 from graphrag.config import Settings, version
@@ -73,7 +73,7 @@ def create_app(settings: Settings, *, workspaces: WorkspaceManager | None = None
     app.state.workspaces = workspaces
     app.state.ready = False
     errors.install(app)
-    for module in (documents, query, graph, admin, openai_compat, health):
+    for module in (documents, query, graph, admin, openai_compat, health, ui):
         app.include_router(module.router)
     app.add_middleware(TimeoutMiddleware, seconds=settings.api.request_timeout)
     if settings.api.cors_origins:

@@ -131,11 +131,58 @@ class DeleteResult(BaseModel):
     deleted: list[DeleteReport]
 
 
+class EntityRef(BaseModel):
+    """An entity in short: id, name, type and rank (``None`` before an analysis)."""
+
+    id: str
+    name: str
+    type: str
+    rank: float | None = None
+
+
+class CommunityRef(BaseModel):
+    """A community an entity belongs to: title, summary and size."""
+
+    id: str
+    level: int
+    title: str
+    summary: str | None = None
+    size: int
+
+
 class EntityDetail(BaseModel):
-    """An entity with the merges that made it (aliases folded into it)."""
+    """An entity with the merges that made it (aliases folded into it) and its communities."""
 
     entity: Entity
     merges: list[MergeRecord]
+    communities: list[CommunityRef] = Field(
+        default_factory=list, description="Communities of the last analysis it belongs to."
+    )
+
+
+class MentionSentence(BaseModel):
+    """A sentence of a chunk that names an entity, with the chunk's document."""
+
+    chunk_id: str
+    document_id: str
+    ordinal: int
+    title: str
+    source: str
+    sentence: str
+
+
+class EntityMentions(BaseModel):
+    """The sentences that mention an entity (its first mentioning chunks)."""
+
+    entity_id: str
+    chunks: int = Field(description="Chunks that mention the entity.")
+    sentences: list[MentionSentence]
+
+
+class ChunkEntities(BaseModel):
+    """The entities each chunk mentions (chunk id -> entities, most mentioned first)."""
+
+    chunks: dict[str, list[EntityRef]]
 
 
 class GraphNode(BaseModel):

@@ -86,3 +86,9 @@ class ApiSettings(BaseModel):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (empty: none)."
     )
+    ui: bool = Field(default=True, description="Serve the web explorer at /ui.")
+    eval_dir: Path | None = Field(
+        default=Path("docs/eval"),
+        description="Folder of `graphrag eval --out` results the web explorer shows: one "
+        "results folder, or a folder of them (missing: the view says how to add results).",
+    )

@@ -49,8 +49,9 @@ def serve(
         settings = opts.settings()
         _check_port(host, port)
         app = create_app(settings)
+    explorer = f"; web explorer at http://{host}:{port}/ui" if settings.api.ui else ""
     say(f"starting the API on http://{host}:{port}: ready when /readyz answers 200 (models load "
-        f"first); OpenAPI at http://{host}:{port}/docs")  # fmt: skip
+        f"first); OpenAPI at http://{host}:{port}/docs{explorer}")  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True,
                 timeout_graceful_shutdown=25)  # fmt: skip
 

@@ -8,8 +8,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# Playwright drives the system's Chromium; it must never download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 bash scripts/setup.sh
+# Debian's chromium for the web explorer's browser tests, when missing (skipped otherwise).
+bash scripts/install_chromium.sh
 
 echo "test: ruff check" >&2
 .venv/bin/ruff check .

@@ -1,4 +1,4 @@
-"""Administration: workspaces, API keys and the audit log (role ``admin``).
+"""Administration: workspaces, API keys and the audit log (role ``admin``); who am I.
 
 An admin manages the keys and reads the audit lines of their own workspace. Workspaces
 themselves (create, list, delete) are managed by admins of the default workspace, which acts
@@ -24,6 +24,7 @@ from graphrag.workspaces import WorkspaceInfo
 router = APIRouter(prefix="/v1", tags=["admin"])
 
 Admin = Annotated[Scope, Depends(scoped(Role.ADMIN))]
+Reader = Annotated[Scope, Depends(scoped(Role.READER))]
 
 MAX_AUDIT_RANGE = timedelta(days=31)
 
@@ -74,6 +75,15 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class Caller(BaseModel):
+    """``GET /v1/me``: who the credentials belong to."""
+
+    subject: str
+    role: Role
+    workspace: str
+    via: str
+
+
 def _view(record: ApiKeyRecord) -> KeyView:
     return KeyView(**record.model_dump(exclude={"key_hash"}))
 
@@ -83,6 +93,16 @@ def _control(request: Request, scope: Scope) -> None:
     if scope.workspace != default:
         msg = f"workspaces are managed by admins of the {default!r} workspace"
         raise ForbiddenError(msg)
+
+
+@router.get("/me", response_model=Caller, summary="Who am I")
+async def me(scope: Reader) -> Caller:
+    """The caller's subject, role and workspace (any role may ask).
+
+    The web explorer shows or hides its upload and delete controls by the role.
+    """
+    who = scope.principal
+    return Caller(subject=who.subject, role=who.role, workspace=who.workspace, via=who.via)
 
 
 @router.get("/workspaces", response_model=list[WorkspaceInfo], summary="List workspaces")

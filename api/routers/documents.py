@@ -15,8 +15,17 @@ from starlette.datastructures import UploadFile
 
 from api.deps import Scope, audit, jobs, scoped
 from api.errors import ApiError
-from api.schemas import DeleteResult, DocumentDetail, JobView, Page, TextDocument, TextUpload
+from api.schemas import (
+    ChunkEntities,
+    DeleteResult,
+    DocumentDetail,
+    JobView,
+    Page,
+    TextDocument,
+    TextUpload,
+)
 from api.security import Role
+from api.views import chunk_entities
 from graphrag.ids import content_hash
 from graphrag.jobs import JobInput
 from graphrag.models import Document, DocumentStatus
@@ -126,6 +135,34 @@ async def get_document(document_id: str, scope: Reader) -> DocumentDetail:
     """A document with its chunks."""
     document = await scope.rag.document(document_id)
     return DocumentDetail(document=document, chunks=await scope.rag.chunks(document.id))
+
+
+@router.get(
+    "/documents/{document_id}/entities",
+    response_model=ChunkEntities,
+    summary="The entities each chunk of a document mentions",
+)
+async def document_entities(document_id: str, scope: Reader) -> ChunkEntities:
+    """Chunk id -> the entities it mentions, for every chunk of the document."""
+    document = await scope.rag.document(document_id)  # 404 for an unknown id
+    ids = [c.id for c in await scope.rag.chunks(document.id)]
+    return ChunkEntities(chunks=await chunk_entities(scope.rag, ids))
+
+
+@router.get(
+    "/chunks/entities",
+    response_model=ChunkEntities,
+    tags=["graph"],
+    summary="The entities some chunks mention",
+)
+async def chunks_entities(
+    scope: Reader,
+    ids: Annotated[
+        list[str], Query(alias="id", min_length=1, max_length=100, description="Chunk ids.")
+    ],
+) -> ChunkEntities:
+    """Chunk id -> the entities it mentions (an unknown chunk maps to an empty list)."""
+    return ChunkEntities(chunks=await chunk_entities(scope.rag, ids))
 
 
 @router.delete("/documents/{document_id}", response_model=DeleteResult, summary="Delete one")

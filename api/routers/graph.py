@@ -14,6 +14,7 @@ from api.deps import Scope, audit, scoped
 from api.schemas import (
     CommunityList,
     EntityDetail,
+    EntityMentions,
     GraphView,
     MergeList,
     Page,
@@ -21,6 +22,7 @@ from api.schemas import (
     graph_view,
 )
 from api.security import Role
+from api.views import entity_communities, entity_sentences, top_entities
 from graphrag.errors import NotFoundError
 from graphrag.models import Entity, StoreStats
 
@@ -41,12 +43,40 @@ async def search_entities(
     return Page(items=found, total=len(found), offset=0, limit=limit)
 
 
+@router.get("/entities/top", response_model=Page[Entity], summary="Top entities by rank")
+async def ranked_entities(
+    scope: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> Page[Entity]:
+    """The highest-ranked entities (PageRank of the last ``graphrag analyze``; empty before)."""
+    found = await top_entities(scope.rag, limit)
+    return Page(items=found, total=len(found), offset=0, limit=limit)
+
+
 @router.get("/entities/{entity_id}", response_model=EntityDetail, summary="One entity")
 async def get_entity(entity_id: str, scope: Reader) -> EntityDetail:
-    """An entity with aliases, type, rank, provenance and the merges folded into it."""
+    """An entity with aliases, type, rank, provenance, merges folded into it, communities."""
     entity = await scope.rag.entity(entity_id)
     merges = [m for m in await scope.rag.merges() if m.canonical_id == entity.id]
-    return EntityDetail(entity=entity, merges=merges)
+    communities = await entity_communities(scope.rag, entity.id)
+    return EntityDetail(entity=entity, merges=merges, communities=communities)
+
+
+@router.get(
+    "/entities/{entity_id}/mentions",
+    response_model=EntityMentions,
+    summary="Sentences that mention an entity",
+)
+async def mentions(
+    entity_id: str, scope: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> EntityMentions:
+    """Sentences of the entity's chunks that name it (name, aliases or merged names)."""
+    entity = await scope.rag.entity(entity_id)
+    merged = [m.alias_name for m in await scope.rag.merges() if m.canonical_id == entity.id]
+    names = [entity.name, *entity.aliases, *merged]
+    sentences = await entity_sentences(scope.rag, entity, names, limit)
+    return EntityMentions(
+        entity_id=entity.id, chunks=len(entity.source_chunk_ids), sentences=sentences
+    )
 
 
 @router.get(

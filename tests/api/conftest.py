@@ -52,6 +52,37 @@ def sample_store(
     return path
 
 
+@pytest.fixture(scope="session")
+def analyzed_store(
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_store: Path,
+    embedder: Any,
+    extractor: Any,
+    analyzer: Any,
+) -> Path:
+    """A copy of the sample store after `graphrag analyze` (ranks, communities); built once."""
+    from graphrag.config import load_settings
+    from graphrag.runtime import open_components
+    from pipelines.analyze_job import run_analysis
+
+    path = tmp_path_factory.mktemp("analyzed") / "default.db"
+    shutil.copy(sample_store, path)
+
+    async def analyze() -> None:
+        settings = load_settings(embedded={"path": path})
+        components = await open_components(
+            settings, embedder=embedder, extractor=extractor, analyzer=analyzer
+        )
+        try:
+            report = await run_analysis(components)
+            assert report.communities > 0, report
+        finally:
+            await components.close()
+
+    asyncio.run(analyze())
+    return path
+
+
 def api_settings(tmp_path: Path, store: Path, **api: Any) -> Any:
     """Settings of a test service whose default workspace is ``store``."""
     from graphrag.config import load_settings

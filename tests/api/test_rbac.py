@@ -41,6 +41,7 @@ OTHER = "other"
 
 NOT_IN_MATRIX = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"}
 NOT_IN_MATRIX |= {"/docs/oauth2-redirect", "/redoc"}
+NOT_IN_MATRIX |= {"/ui", "/ui/{name:path}"}  # the explorer's static page: public, holds no data
 
 ALLOWED = {200, 201, 202, 204, 404, 409, 422}
 """What a permitted call may answer (the ids and bodies sent are minimal)."""
@@ -96,6 +97,25 @@ ROUTES: list[RouteCase] = [
     ),
     RouteCase("GET", "/v1/paths", "reader", "/v1/paths?source={entity}&target={entity2}", ids=True),
     RouteCase("GET", "/v1/communities", "reader", "/v1/communities"),
+    RouteCase("GET", "/v1/me", "reader", "/v1/me"),
+    RouteCase("GET", "/v1/entities/top", "reader", "/v1/entities/top"),
+    RouteCase(
+        "GET",
+        "/v1/entities/{entity_id}/mentions",
+        "reader",
+        "/v1/entities/{entity}/mentions",
+        ids=True,
+    ),
+    RouteCase(
+        "GET",
+        "/v1/documents/{document_id}/entities",
+        "reader",
+        "/v1/documents/{doc}/entities",
+        ids=True,
+    ),
+    RouteCase("GET", "/v1/chunks/entities", "reader", "/v1/chunks/entities?id=c_x"),
+    RouteCase("GET", "/v1/eval", "reader", "/v1/eval"),
+    RouteCase("GET", "/v1/eval/{name}/recall.png", "reader", "/v1/eval/musique_train/recall.png"),
     RouteCase("GET", "/v1/merges", "reader", "/v1/merges"),
     RouteCase("GET", "/v1/stats", "reader", "/v1/stats"),
     RouteCase("GET", "/v1/models", "reader", "/v1/models"),

@@ -339,6 +339,25 @@ def test_caddy_accepts_the_caddyfile() -> None:
     assert done.returncode == 0, done.stderr
     config = json.loads(done.stdout)
     assert config["apps"]["http"]["servers"]
+    # every path but /metrics reaches the API: /v1, /docs and the web explorer at /ui
+    paths = [m["path"] for m in _matchers(config) if "path" in m]
+    assert paths == [["/metrics", "/metrics/*"]]
+    assert '"dial":"api:8000"' in done.stdout.replace(" ", "")
+
+
+def _matchers(node: Any) -> list[dict[str, Any]]:
+    """Every request matcher of an adapted Caddy config."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        match = node.get("match")
+        if isinstance(match, list):
+            found += [m for m in match if isinstance(m, dict)]
+        for value in node.values():
+            found += _matchers(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _matchers(value)
+    return found
 
 
 # --- deploy/gunicorn.conf.py -----------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 DOCTESTED = [
+    "api.views",
     "graphrag.evaluation.answers",
     "graphrag.extract.types",
     "graphrag.ids",
@@ -57,7 +58,7 @@ def _module_name(path: Path) -> str:
 def test_every_module_with_examples_is_doctested() -> None:
     with_examples = {
         _module_name(path)
-        for package in ("graphrag", "pipelines")
+        for package in ("graphrag", "pipelines", "api")
         for path in sorted((ROOT / package).rglob("*.py"))
         if ">>> " in path.read_text(encoding="utf-8")
     }

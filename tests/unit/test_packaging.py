@@ -26,6 +26,10 @@ DISTRIBUTION_OF = {
     "langchain_openai": "langchain-openai",
     "langchain_experimental": "langchain-experimental",
     "json_repair": "json-repair",
+    # imported by tests only (the dev extra)
+    "pytest_asyncio": "pytest-asyncio",
+    "langchain_tests": "langchain-tests",
+    "playwright": "playwright",
 }
 OUR_PACKAGES = {"graphrag", "pipelines", "api"}
 
@@ -38,16 +42,16 @@ def _declared() -> set[str]:
     return {re.split(r"[\[<>=!~ ]", s, maxsplit=1)[0].lower() for s in specs}
 
 
-def _imported() -> set[str]:
+def _imported(packages: set[str] = OUR_PACKAGES) -> set[str]:
     found: set[str] = set()
-    for package in OUR_PACKAGES:
+    for package in packages:
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Import):
                     found.update(a.name.split(".")[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                     found.add(node.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - OUR_PACKAGES
+    return found - set(sys.stdlib_module_names) - OUR_PACKAGES - {"tests"}
 
 
 def test_every_imported_package_is_declared() -> None:
@@ -56,6 +60,16 @@ def test_every_imported_package_is_declared() -> None:
         name for name in _imported() if DISTRIBUTION_OF.get(name, name).lower() not in declared
     )
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def test_every_package_the_tests_import_is_declared() -> None:
+    declared = _declared()
+    imported = _imported({"tests"})
+    assert "playwright" in imported  # the browser tests (tests/api/test_ui_browser.py)
+    missing = sorted(
+        name for name in imported if DISTRIBUTION_OF.get(name, name).lower() not in declared
+    )
+    assert not missing, f"imported by tests but not declared in pyproject.toml: {missing}"
 
 
 def test_one_version_in_pyproject_dockerfile_and_compose() -> None:

@@ -142,6 +142,10 @@ def test_wheel_carries_the_aql_files_and_an_installed_copy_loads_them(tmp_path: 
     assert {f"graphrag/_aql/analyst/{n}" for n in names["analyst"]} <= members
     assert {f"graphrag/_aql/fragments/{n}" for n in names["fragments"]} <= members
     assert not any(m.startswith("aql/") for m in members)  # nothing at the top level
+    # the web explorer's page and vendored script ship as package data of api
+    ui = {p.relative_to(ROOT).as_posix() for p in (ROOT / "api" / "ui").rglob("*") if p.is_file()}
+    assert {"api/ui/index.html", "api/ui/vendor/cytoscape.min.js"} <= ui
+    assert ui <= members, sorted(ui - members)
 
     # 2. install it alone into a fresh venv; dependencies come from this interpreter
     _run(UV, "venv", "--quiet", "--offline", "--python", python, str(venv))

@@ -42,13 +42,23 @@ class ModeAnswerer:
         """The answerer of ``mode``."""
         return self.by_mode.get(mode, self.default)
 
+    def for_context(self, context: RetrievedContext) -> Answerer:
+        """The answerer of ``context.mode``, or the default one for a chunks-only context.
+
+        A ``global`` context with chunks but no communities (the dense fallback before
+        ``graphrag analyze``) is answered from its chunks.
+        """
+        if context.mode is RetrievalMode.GLOBAL and context.chunks and not context.communities:
+            return self.default
+        return self.for_mode(context.mode)
+
     async def answer(self, question: str, context: RetrievedContext) -> Answer:
-        """Answer with the answerer of ``context.mode``."""
-        return await self.for_mode(context.mode).answer(question, context)
+        """Answer with the answerer of the context (see :meth:`for_context`)."""
+        return await self.for_context(context).answer(question, context)
 
     def stream(self, question: str, context: RetrievedContext) -> AnswerStream:
-        """Stream with the answerer of ``context.mode`` (word pieces if it cannot stream)."""
-        chosen = self.for_mode(context.mode)
+        """Stream with the answerer of the context (word pieces if it cannot stream)."""
+        chosen = self.for_context(context)
         if isinstance(chosen, StreamingAnswerer):
             return chosen.stream(question, context)
         return AnswerStream.deferred(lambda: chosen.answer(question, context), context)

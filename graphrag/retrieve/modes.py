@@ -214,7 +214,13 @@ class RetrievalService:
         self, question: str, mode: RetrievalMode, top_k: int, timer: StageTimer
     ) -> Ranking:
         if mode is RetrievalMode.GLOBAL:
-            return await self._global.rank(question, timer)
+            ranking = await self._global.rank(question, timer)
+            if ranking.hits or ranking.communities:
+                return ranking
+            fallback = await self._dense_fallback(question, mode, top_k, timer)
+            if not fallback.hits:  # an empty store: the global notes say it all
+                return ranking
+            return Ranking(hits=fallback.hits, notes=[*ranking.notes, *fallback.notes])
         if mode is RetrievalMode.BM25:
             with timer.stage("store"):
                 hits = await self._store.keyword_search(question, top_k)
@@ -257,8 +263,10 @@ class RetrievalService:
         A question of only stop words or punctuation, in another script, or naming no entity
         of the graph gives ``bm25`` no keyword hit and ``local``, ``hybrid`` and ``ppr`` no
         linked question entity (without an analyzer those modes seed from embeddings, as
-        documented, and do not fall back). The caller still gets the dense ranking (never an
-        empty context while the store has chunks) and a note saying why.
+        documented, and do not fall back); ``global`` has nothing to rank before
+        ``graphrag analyze`` (or after one that found no communities). The caller still gets
+        the dense ranking (never an empty context while the store has chunks) and a note
+        saying why.
 
         Args:
             question: The validated question.
@@ -272,11 +280,10 @@ class RetrievalService:
                 vector = (await self._embedder.embed([question], kind="query"))[0]
         with timer.stage("store"):
             hits = await self._store.vector_search("chunks", vector, top_k)
-        reason = (
-            "no keyword of the question matched a passage"
-            if mode is RetrievalMode.BM25
-            else "no entity of the question was found in the graph"
-        )
+        reason = {
+            RetrievalMode.BM25: "no keyword of the question matched a passage",
+            RetrievalMode.GLOBAL: "there are no community summaries to rank",
+        }.get(mode, "no entity of the question was found in the graph")
         note = f"The {mode.value} mode had nothing to go on ({reason}): {DENSE_FALLBACK_NOTE}."
         logger.debug("%s: dense fallback for %r (%s)", mode.value, question, reason)
         return Ranking(hits=hits, notes=[note])

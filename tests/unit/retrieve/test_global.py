@@ -62,6 +62,13 @@ async def store(tmp_path: Path, hash_embedder: Any) -> AsyncIterator[EmbeddedGra
     await store.close()
 
 
+@pytest.fixture
+async def empty(tmp_path: Path, hash_embedder: Any) -> AsyncIterator[EmbeddedGraphStore]:
+    store = await open_store(tmp_path / "empty.db", hash_embedder, fill=False)
+    yield store
+    await store.close()
+
+
 def service(store: Any, embedder: Any, analyzer: Any = None, **options: Any) -> RetrievalService:
     return RetrievalService(store, embedder, RetrievalSettings(**options), analyzer)
 
@@ -172,19 +179,55 @@ def test_global_options_are_validated(store: Any, hash_embedder: Any) -> None:
 # ----------------------------------------------------------------------------- before analyze
 
 
-async def test_before_analyze_the_context_is_empty_with_a_note(
-    store: Any, hash_embedder: Any
+async def test_before_analyze_an_empty_store_gives_an_empty_context_with_a_note(
+    empty: Any, hash_embedder: Any
 ) -> None:
-    calls = len(hash_embedder.calls)
-
-    context = await service(store, hash_embedder).retrieve(QUESTION, mode="global")
+    context = await service(empty, hash_embedder).retrieve(QUESTION, mode="global")
 
     assert context.mode is RetrievalMode.GLOBAL
     assert (context.chunks, context.communities) == ([], [])
+    # the dense fallback found nothing either, so it adds no note
     assert context.notes == [NOTE_NO_ANALYSIS]
     assert "graphrag analyze" in context.notes[0]
-    assert len(hash_embedder.calls) == calls  # nothing embedded: the check comes first
     assert "total" in context.timings
+
+
+async def test_before_analyze_a_filled_store_falls_back_to_dense_passages(
+    store: Any, hash_embedder: Any
+) -> None:
+    """Bad input's rule holds for ``global`` too: never an empty context when the store has
+    chunks. Before ``graphrag analyze`` there is nothing to rank, so the question gets the
+    dense ranking, both notes, and an answer from the chunks (not from communities)."""
+    from graphrag.answer.by_mode import ModeAnswerer
+    from graphrag.answer.extractive import ExtractiveAnswerer
+    from graphrag.retrieve.modes import DENSE_FALLBACK_NOTE
+
+    retriever = service(store, hash_embedder)  # the fixture's store has documents, no analysis
+
+    context = await retriever.retrieve("Marie Curie born in Warsaw", mode="global", top_k=3)
+    naive = await retriever.retrieve("Marie Curie born in Warsaw", mode="naive", top_k=3)
+
+    assert context.mode is RetrievalMode.GLOBAL
+    assert context.communities == []
+    assert [c.id for c in context.chunks] == [c.id for c in naive.chunks]
+    assert len(context.chunks) == 3
+    assert context.notes[0] == NOTE_NO_ANALYSIS
+    assert len(context.notes) == 2
+    assert DENSE_FALLBACK_NOTE in context.notes[1]
+    assert "no community summaries to rank" in context.notes[1]
+
+    chunks = ExtractiveAnswerer(hash_embedder, spacy_model=None)
+    answerer = ModeAnswerer(chunks, {RetrievalMode.GLOBAL: GlobalAnswerer()})
+    answer = await answerer.answer("Marie Curie born in Warsaw", context)
+    streamed = answerer.stream("Marie Curie born in Warsaw", context)
+    text = "".join([piece async for piece in streamed])
+
+    assert answer.kind is AnswerKind.EXTRACTIVE
+    assert answer.text != NO_PASSAGES_TEXT
+    assert answer.citations
+    assert {c.chunk_id for c in answer.citations} <= {c.id for c in context.chunks}
+    assert text == streamed.answer.text == answer.text
+    assert GLOBAL_EXTRACTIVE_NOTE not in answer.notes  # answered from chunks, not summaries
 
 
 async def test_an_analysis_without_communities_or_embeddings_says_so(
@@ -192,12 +235,16 @@ async def test_an_analysis_without_communities_or_embeddings_says_so(
 ) -> None:
     await store.save_analysis({}, [])
     none = await service(store, hash_embedder).retrieve(QUESTION, mode="global")
-    assert none.notes == [NOTE_NO_COMMUNITIES]
+    assert none.notes[0] == NOTE_NO_COMMUNITIES
+    assert none.communities == []
+    assert none.chunks  # the dense fallback (see the test above), with its note
+    assert "no community summaries to rank" in none.notes[1]
 
     await analyze_graph(store)  # no embedder: summaries without embeddings
     bare = await service(store, hash_embedder).retrieve(QUESTION, mode="global")
-    assert bare.chunks == []
-    assert bare.notes == [NOTE_NO_EMBEDDINGS]
+    assert bare.notes[0] == NOTE_NO_EMBEDDINGS
+    assert bare.communities == []
+    assert [c.id for c in bare.chunks] == [c.id for c in none.chunks]
 
 
 # ----------------------------------------------------------------------------- ranking
@@ -367,8 +414,8 @@ async def test_the_answer_cites_only_sentences_of_chunks_in_the_context(
     assert len(answer.text.splitlines()) == len(context.communities)
 
 
-async def test_an_empty_context_answers_with_the_notes(store: Any, hash_embedder: Any) -> None:
-    context = await service(store, hash_embedder).retrieve(QUESTION, mode="global")
+async def test_an_empty_context_answers_with_the_notes(empty: Any, hash_embedder: Any) -> None:
+    context = await service(empty, hash_embedder).retrieve(QUESTION, mode="global")
 
     answer = await GlobalAnswerer().answer(QUESTION, context)
 

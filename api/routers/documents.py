@@ -162,6 +162,8 @@ async def chunks_entities(
     ],
 ) -> ChunkEntities:
     """Chunk id -> the entities it mentions (an unknown chunk maps to an empty list)."""
+    if any(not chunk_id.strip() for chunk_id in ids):
+        raise ApiError(422, "invalid_request", "an empty chunk id was given; pass ?id=<chunk id>")
     return ChunkEntities(chunks=await chunk_entities(scope.rag, ids))
 
 

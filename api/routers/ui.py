@@ -92,14 +92,14 @@ def _enabled(request: Request) -> None:
         raise ApiError(404, "not_found", "the web explorer is switched off (api.ui = false)")
 
 
-@router.get("/ui", include_in_schema=False)
+@router.api_route("/ui", methods=["GET", "HEAD"], include_in_schema=False)
 async def ui_root(request: Request) -> RedirectResponse:
     """``/ui`` -> ``/ui/`` (relative links of the page resolve under it)."""
     _enabled(request)
     return RedirectResponse("/ui/", status_code=307)
 
 
-@router.get("/ui/{name:path}", include_in_schema=False)
+@router.api_route("/ui/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def ui_file(name: str, request: Request) -> Response:
     """The page (``/ui/``) or one of its files; anything else is 404."""
     _enabled(request)
@@ -134,35 +134,70 @@ class EvalRuns(BaseModel):
     note: str | None = Field(default=None, description="Why there are none, and what to do.")
 
 
-_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_. -]{0,99}")
+"""Folder names listed (the plot's URL carries the name; no ``/``, no leading dot)."""
+_MAX_DEPTH = 20
+"""Deepest nesting kept from a results file (``graphrag eval`` writes 4 levels)."""
 NO_RESULTS = (
     "no evaluation results: run `graphrag eval --dataset PATH --out DIR` and point "
     "api.eval_dir (GRAPHRAG_API__EVAL_DIR) at DIR or at the folder that holds such folders"
 )
 
 
-def _scrub(value: Any) -> Any:
-    """Drop server paths (``path`` keys) from a results file."""
+def _missing_note(root: Path | None) -> str:
+    """Why no run is listed: no folder, a file, or a folder without readable results."""
+    if root is not None and not root.exists():
+        return f"api.eval_dir ({root.name}) does not exist; " + NO_RESULTS
+    if root is not None and not root.is_dir():
+        return f"api.eval_dir ({root.name}) is not a folder; " + NO_RESULTS
+    return NO_RESULTS
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    """Drop server paths (``path`` keys) and nesting beyond :data:`_MAX_DEPTH` (``None``)."""
+    if depth >= _MAX_DEPTH and isinstance(value, dict | list):
+        return None
     if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items() if k != "path"}
+        return {k: _scrub(v, depth + 1) for k, v in value.items() if k != "path"}
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, depth + 1) for v in value]
     return value
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies under ``root``, links followed (so none leads elsewhere)."""
+    try:
+        return path.resolve(strict=True).is_relative_to(root.resolve(strict=True))
+    except (OSError, RuntimeError):  # missing, a link loop
+        return False
+
+
 def _run_folders(root: Path | None) -> dict[str, Path]:
-    """Output folders (``results.json`` inside) of ``root``: itself, or its subfolders."""
+    """Output folders (``results.json`` inside) of ``root``: itself, or its subfolders.
+
+    Folders and results files that are links leading out of ``root`` are left out.
+    """
     if root is None or not root.is_dir():
         return {}
     folders = [root] if (root / "results.json").is_file() else []
     folders += [p for p in sorted(root.iterdir()) if (p / "results.json").is_file()]
-    return {p.name: p for p in folders if _RUN_NAME.fullmatch(p.name)}
+    return {
+        p.name: p
+        for p in folders
+        if _RUN_NAME.fullmatch(p.name) and _inside(p / "results.json", root)
+    }
 
 
-def _read_run(name: str, folder: Path) -> EvalRun | None:
+def _plot(folder: Path, root: Path) -> Path | None:
+    """The run's ``recall.png`` if it is a file inside ``root`` (links followed)."""
+    path = folder / "recall.png"
+    return path if path.is_file() and _inside(path, root) else None
+
+
+def _read_run(name: str, folder: Path, root: Path) -> EvalRun | None:
     try:
         data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError):  # JSONDecodeError too
         return None
     if not isinstance(data, dict):
         return None
@@ -174,15 +209,20 @@ def _read_run(name: str, folder: Path) -> EvalRun | None:
         questions=data.get("questions") if isinstance(data.get("questions"), int) else None,
         passages=data.get("passages") if isinstance(data.get("passages"), int) else None,
         modes=[_scrub(m) for m in modes if isinstance(m, dict)] if isinstance(modes, list) else [],
-        plot=(folder / "recall.png").is_file(),
+        plot=_plot(folder, root) is not None,
     )
 
 
 def read_runs(root: Path | None) -> EvalRuns:
     """The runs under ``root``, newest first (unreadable results files are skipped)."""
-    runs = [r for n, f in _run_folders(root).items() if (r := _read_run(n, f)) is not None]
+    folders = _run_folders(root)
+    runs = [
+        r
+        for n, f in folders.items()
+        if root is not None and (r := _read_run(n, f, root)) is not None
+    ]
     runs.sort(key=lambda r: (r.created_at or "", r.name), reverse=True)
-    return EvalRuns(runs=runs, note=None if runs else NO_RESULTS)
+    return EvalRuns(runs=runs, note=None if runs else _missing_note(root))
 
 
 Reader = Annotated[Scope, Depends(scoped(Role.READER))]
@@ -203,8 +243,10 @@ async def eval_runs(request: Request, scope: Reader) -> EvalRuns:
 )
 async def eval_plot(name: str, request: Request, scope: Reader) -> FileResponse:
     """The recall plot (``recall.png``) of the run ``name``."""
-    folders = await asyncio.to_thread(_run_folders, request.app.state.settings.api.eval_dir)
+    root = request.app.state.settings.api.eval_dir
+    folders = await asyncio.to_thread(_run_folders, root)
     folder = folders.get(name)
-    if folder is None or not (folder / "recall.png").is_file():
+    plot = None if folder is None else await asyncio.to_thread(_plot, folder, root)
+    if plot is None:
         raise ApiError(404, "not_found", f"no recall plot for eval run {name!r}; see GET /v1/eval")
-    return FileResponse(folder / "recall.png", media_type="image/png")
+    return FileResponse(plot, media_type="image/png")

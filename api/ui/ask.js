@@ -2,7 +2,7 @@
 // their scores, the extractive note, and the graph behind the answer.
 
 import * as api from "./api.js";
-import { $, docHref, el, fill, marked, num, shortSource } from "./dom.js";
+import { $, docHref, el, fill, marked, num, shortSource, visible } from "./dom.js";
 
 /** Quotes of the last answer's citations by chunk id (the document view marks them). */
 export const citedQuotes = new Map();
@@ -67,7 +67,7 @@ function onEvent(state, name, data) {
     $("ask-status").textContent = `Retrieved ${data.chunks.length} chunks; answering…`;
   } else if (name === "delta") {
     state.text += data.text;
-    $("answer").append(document.createTextNode(data.text));
+    $("answer").append(document.createTextNode(visible(data.text)));
     if (state.first === null) {
       state.first = performance.now() - performance.getEntriesByName("ask-start")[0].startTime;
       requestAnimationFrame(() => performance.mark("first-answer"));

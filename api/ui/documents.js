@@ -112,8 +112,14 @@ export async function showDocument(documentId, chunkId) {
   const id = encodeURIComponent(documentId);
   const box = $("document");
   fill(box, el("p", { class: "muted" }, "Loading…"));
-  const [detail, entities] = await Promise.all([
-    api.get(`/v1/documents/${id}`), api.get(`/v1/documents/${id}/entities`)]);
+  let detail, entities;
+  try {
+    [detail, entities] = await Promise.all([
+      api.get(`/v1/documents/${id}`), api.get(`/v1/documents/${id}/entities`)]);
+  } catch (error) {  // deleted meanwhile, or no access: say so instead of "Loading…"
+    fill(box, el("p", { class: "error" }, String(error.message || error)));
+    throw error;
+  }
   const d = detail.document;
   fill(box,
     el("h2", { class: "document-title" }, d.title || d.source),

@@ -11,7 +11,7 @@ export function el(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = String(value);
+    else if (key === "text") node.textContent = visible(value);
     else if (key === "dataset") Object.assign(node.dataset, value);
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (key === "style") throw new Error("inline styles are refused by the page's CSP");
@@ -30,9 +30,20 @@ export function el(tag, props = {}, ...children) {
 export function append(node, children) {
   for (const child of [children].flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    node.append(child instanceof Node ? child : document.createTextNode(visible(child)));
   }
   return node;
+}
+
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/**
+ * Text with its bidirectional control characters (embeddings, overrides, isolates: they can
+ * reverse the text around them, e.g. a title that displays as another) shown as codes.
+ */
+export function visible(text) {
+  return String(text).replace(BIDI_CONTROLS,
+    (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase()}>`);
 }
 
 /** Replace the children of a node. */

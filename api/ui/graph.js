@@ -3,7 +3,7 @@
 // communities and the sentences that mention it. Labels are drawn on a canvas (no HTML).
 
 import * as api from "./api.js";
-import { cut, docHref, el, entityHref, fill, num } from "./dom.js";
+import { cut, docHref, el, entityHref, fill, num, visible } from "./dom.js";
 
 const STYLE = [
   { selector: "node", style: {
@@ -71,7 +71,7 @@ export class GraphPanel {
     let node = cy.getElementById(ref.id);
     if (node.empty()) {
       node = cy.add({ group: "nodes", classes: "entity", data: {
-        id: ref.id, label: ref.name || ref.label || ref.id, name: ref.name || ref.label || ref.id,
+        id: ref.id, label: visible(ref.name || ref.label || ref.id), name: ref.name || ref.label || ref.id,
         type: ref.type || "", rank: ref.rank ?? null, weight } });
     }
     if (role && !node.hasClass("question") && !(role === "endpoint" && node.hasClass("bridge"))) {
@@ -84,7 +84,7 @@ export class GraphPanel {
     const cy = this.ensure();
     if (!cy.getElementById(id).empty()) return cy.getElementById(id);
     if (cy.getElementById(source).empty() || cy.getElementById(target).empty()) return null;
-    return cy.add({ group: "edges", classes, data: { id, source, target, label: label || "" } });
+    return cy.add({ group: "edges", classes, data: { id, source, target, label: visible(label || "") } });
   }
 
   addRelation(relation) {

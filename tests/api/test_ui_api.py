@@ -191,6 +191,12 @@ async def test_chunk_entities_map_every_chunk_of_a_document(explorer: Api) -> No
         "/v1/chunks/entities", params=many, headers=explorer.auth()
     )
     assert too_many.status_code == 422
+    for blank in ("", "   "):
+        empty = await explorer.client.get(
+            "/v1/chunks/entities", params={"id": blank}, headers=explorer.auth()
+        )
+        assert empty.status_code == 422, blank
+        assert "empty chunk id" in empty.json()["error"]["message"]
     gone = await explorer.client.get("/v1/documents/d_nope/entities", headers=explorer.auth())
     assert gone.status_code == 404
 
@@ -215,12 +221,74 @@ async def test_eval_lists_runs_newest_first_without_server_paths(explorer: Api) 
     assert (await explorer.client.get("/v1/eval/musique/recall.png")).status_code == 401
 
 
-async def test_eval_without_results_says_how_to_get_them(api: Api) -> None:
+async def test_eval_without_results_says_how_to_get_them(api: Api, tmp_path: Path) -> None:
     api.settings.api.eval_dir = Path("/nonexistent/eval")
     reply = await api.client.get("/v1/eval", headers=api.auth())
     assert reply.status_code == 200
     assert reply.json()["runs"] == []
     assert "graphrag eval" in reply.json()["note"]
+    assert "does not exist" in reply.json()["note"]
+    stray = tmp_path / "a-file"
+    stray.write_text("not a folder")
+    api.settings.api.eval_dir = stray
+    not_a_folder = await api.client.get("/v1/eval", headers=api.auth())
+    assert "is not a folder" in not_a_folder.json()["note"]
+    api.settings.api.eval_dir = tmp_path / "nothing-here"
+    api.settings.api.eval_dir.mkdir()
+    note = (await api.client.get("/v1/eval", headers=api.auth())).json()["note"]
+    assert note.startswith("no evaluation results")
+
+
+async def test_eval_links_out_of_the_folder_are_not_followed(api: Api, tmp_path: Path) -> None:
+    """Hostile review: a link in api.eval_dir must not serve files from elsewhere."""
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    (secret / "results.json").write_text(json.dumps({"dataset": "outside"}))
+    (secret / "recall.png").write_bytes(b"secret bytes")
+    root = tmp_path / "evals"
+    (root / "linkpng").mkdir(parents=True)
+    (root / "linkpng" / "results.json").write_text(json.dumps({"dataset": "lp"}))
+    (root / "linkpng" / "recall.png").symlink_to(secret / "recall.png")
+    (root / "linkdir").symlink_to(secret, target_is_directory=True)
+    (root / "inner run").mkdir()  # a space in the name is fine
+    (root / "inner run" / "results.json").write_text(json.dumps({"dataset": "inner"}))
+    api.settings.api.eval_dir = root
+
+    body = (await api.client.get("/v1/eval", headers=api.auth())).json()
+
+    assert {r["name"]: r["plot"] for r in body["runs"]} == {"linkpng": False, "inner run": False}
+    for name in ("linkpng", "linkdir"):
+        plot = await api.client.get(f"/v1/eval/{name}/recall.png", headers=api.auth())
+        assert plot.status_code == 404, name
+        assert b"secret" not in plot.content
+
+
+async def test_eval_skips_a_results_file_nested_too_deep(api: Api, tmp_path: Path) -> None:
+    """Hostile review: one pathological results.json must not turn the list into a 500."""
+    root = tmp_path / "evals"
+    for name, text in (
+        ("deep", '{"modes":' + "[" * 100_000 + "]" * 100_000 + "}"),
+        ("deepish", json.dumps({"dataset": "d", "modes": [{"mode": "x", "v": _nest(600)}]})),
+        ("fine", json.dumps({"dataset": "fine", "modes": [{"mode": "ppr"}]})),
+    ):
+        (root / name).mkdir(parents=True)
+        (root / name / "results.json").write_text(text)
+    api.settings.api.eval_dir = root
+
+    reply = await api.client.get("/v1/eval", headers=api.auth())
+
+    assert reply.status_code == 200, reply.text
+    runs = {r["name"]: r for r in reply.json()["runs"]}
+    assert set(runs) == {"deepish", "fine"}
+    assert runs["fine"]["modes"] == [{"mode": "ppr"}]
+    assert runs["deepish"]["modes"][0]["mode"] == "x"  # kept, its deep tail cut off
+
+
+def _nest(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 async def test_the_page_is_served_with_a_strict_content_security_policy(explorer: Api) -> None:
@@ -229,6 +297,10 @@ async def test_the_page_is_served_with_a_strict_content_security_policy(explorer
     assert moved.headers["location"] == "/ui/"
     page = await explorer.client.get("/ui/")
     assert page.status_code == 200
+    for path in ("/ui/", "/ui/app.js"):  # link checkers and uptime probes send HEAD
+        head = await explorer.client.head(path)
+        assert head.status_code == 200, path
+        assert head.headers["content-security-policy"] == page.headers["content-security-policy"]
     assert page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy

@@ -44,7 +44,8 @@ UPLOAD_TEXT = (
     "Harbour pilots of Velmora\n\n"
     "Ingrid Solberg trained the harbour pilots of Velmora for thirty years. "
     'Her manual <img src=x onerror="window.__xss=1"> was printed by the Kessel Press. '
-    "<script>window.__xss=2</script> Pilots still learn the tides from it.\n"
+    "<script>window.__xss=2</script> Pilots still learn the tides from it. "
+    "The harbour master signs as \u202ereteP\u202c.\n"
 )
 
 
@@ -316,8 +317,12 @@ def test_upload_shows_the_jobs_progress_and_the_text_stays_text(
     assert "<script>window.__xss=2</script>" in text
     assert page.evaluate("() => window.__xss === undefined")
     assert page.locator("#view-document img, #view-document script").count() == 0
+    # a right-to-left override (which would show "reteP" as "Peter") is shown as a code
+    assert "<U+202E>reteP<U+202C>" in text
+    assert "\u202e" not in text
     chips = page.locator("#view-document .chip").all_text_contents()
     assert any("Ingrid Solberg" in c for c in chips), chips
+    opened = page.evaluate("() => location.hash")
 
     # delete it (two clicks: the first asks to confirm)
     writer.go("documents", "#docs-table tbody tr")
@@ -329,6 +334,16 @@ def test_upload_shows_the_jobs_progress_and_the_text_stays_text(
         "#docs-table tbody tr >> text=upload://harbour_pilots.txt", state="detached"
     )
     assert page.locator("#docs-table tbody tr").count() == before
+
+    # back to the deleted document: the view says it is gone (not "Loading…" for ever)
+    seen = len(writer.problems)
+    page.evaluate("hash => { location.hash = hash }", opened)
+    page.wait_for_selector("#view-document #document .error")
+    assert "no document" in (page.text_content("#view-document #document .error") or "")
+    expected = writer.problems[seen:]  # the browser logs the two 404 answers: expected here
+    assert expected
+    assert all("404" in problem for problem in expected), expected
+    del writer.problems[seen:]
 
 
 def test_a_reader_gets_no_write_controls_and_the_server_refuses_anyway(reader: Explorer) -> None:
